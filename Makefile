@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine:  `make demo`  and  `make test`.
+# A virtual environment in .venv sees the system's packages, so an installed torch
+# (CPU or CUDA) is used as it is; only when no torch is importable is TORCH installed.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.geostl-installed
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH)"
+	$(PY) -m pip install -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/geostl demo --out runs/demo
+
+lint: install
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/bench_windows.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info
