@@ -1,0 +1,98 @@
+"""Calendar and position features computed from the time axis and the grid, never read.
+
+Every feature is returned in physical units (hours, days, degrees, or a dimensionless sin/cos);
+scaling to network units is the normaliser's job (see ``DEFAULT_FIXED_SCALING``).
+
+Definitions (``t`` is a UTC timestamp, ``lon`` in degrees east):
+
+- ``ut_hour``: hour of day in UT, ``h = (t - floor_day(t)) / 1 h`` in [0, 24).
+- ``ut_hour_sin`` / ``ut_hour_cos``: ``sin/cos(2 pi h / 24)``.
+- ``lst_sin`` / ``lst_cos``: local mean solar time ``LST = (h + lon / 15) mod 24`` hours, as
+  ``sin/cos(2 pi LST / 24)``; varies with longitude (no equation-of-time correction).
+- ``doy_sin`` / ``doy_cos``: ``sin/cos(2 pi (doy - 1 + h / 24) / N)`` with ``doy`` the day of the
+  year (1-based) and ``N`` = 365 or 366 days in that year.
+- ``month``: calendar month 1..12.
+- ``year``: calendar year (integer-valued float).
+- ``lat`` / ``lon``: the grid's latitude (degrees north) / longitude (degrees east) as planes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TIME_FEATURES = ("ut_hour", "ut_hour_sin", "ut_hour_cos", "doy_sin", "doy_cos", "month", "year")
+"""Features that depend on time only: one value per time, broadcast over the grid."""
+
+TIME_LON_FEATURES = ("lst_sin", "lst_cos")
+"""Features that depend on time and longitude: shape (T, W), broadcast over latitude."""
+
+GRID_FEATURES = ("lat", "lon")
+"""Features that depend on the grid only: constant planes (H, W)."""
+
+COMPUTED_FEATURES = TIME_FEATURES + TIME_LON_FEATURES + GRID_FEATURES
+
+DEFAULT_FIXED_SCALING: dict[str, tuple[float, float]] = {
+    "ut_hour": (12.0, 12.0),
+    "ut_hour_sin": (0.0, 1.0),
+    "ut_hour_cos": (0.0, 1.0),
+    "lst_sin": (0.0, 1.0),
+    "lst_cos": (0.0, 1.0),
+    "doy_sin": (0.0, 1.0),
+    "doy_cos": (0.0, 1.0),
+    "month": (6.5, 3.5),
+    "year": (2000.0, 50.0),
+    "lat": (0.0, 90.0),
+    "lon": (0.0, 180.0),
+}
+"""Default ``(offset, scale)`` per computed feature, normalised as ``(x - offset) / scale``."""
+
+
+def _hours(times: np.ndarray) -> np.ndarray:
+    t = np.asarray(times, dtype="datetime64[ns]")
+    day = t.astype("datetime64[D]")
+    return (t - day).astype(np.int64) / 3.6e12
+
+
+def time_feature(name: str, times: np.ndarray) -> np.ndarray:
+    """Feature ``name`` (one of ``TIME_FEATURES``) for ``times`` (T,) datetime64 -> (T,) float64."""
+    t = np.asarray(times, dtype="datetime64[ns]")
+    h = _hours(t)
+    if name == "ut_hour":
+        return h
+    if name == "ut_hour_sin":
+        return np.sin(2 * np.pi * h / 24.0)
+    if name == "ut_hour_cos":
+        return np.cos(2 * np.pi * h / 24.0)
+    idx = pd.DatetimeIndex(t)
+    if name in ("doy_sin", "doy_cos"):
+        ndays = np.where(idx.is_leap_year, 366.0, 365.0)
+        phase = 2 * np.pi * (idx.dayofyear.to_numpy() - 1 + h / 24.0) / ndays
+        return np.sin(phase) if name == "doy_sin" else np.cos(phase)
+    if name == "month":
+        return idx.month.to_numpy().astype(np.float64)
+    if name == "year":
+        return idx.year.to_numpy().astype(np.float64)
+    raise KeyError(f"unknown time feature {name!r} (known: {', '.join(TIME_FEATURES)})")
+
+
+def time_lon_feature(name: str, times: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Feature ``name`` (``lst_sin``/``lst_cos``): times (T,), lon (W,) degrees -> (T, W)."""
+    h = _hours(times)[:, None]
+    lst = np.mod(h + np.asarray(lon, dtype=np.float64)[None, :] / 15.0, 24.0)
+    if name == "lst_sin":
+        return np.sin(2 * np.pi * lst / 24.0)
+    if name == "lst_cos":
+        return np.cos(2 * np.pi * lst / 24.0)
+    raise KeyError(f"unknown local-time feature {name!r} (known: {', '.join(TIME_LON_FEATURES)})")
+
+
+def grid_feature(name: str, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Plane ``name`` (``lat``/``lon``) for a grid lat (H,), lon (W,) degrees -> (H, W) float64."""
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    if name == "lat":
+        return np.broadcast_to(lat[:, None], (lat.size, lon.size)).copy()
+    if name == "lon":
+        return np.broadcast_to(lon[None, :], (lat.size, lon.size)).copy()
+    raise KeyError(f"unknown grid feature {name!r} (known: {', '.join(GRID_FEATURES)})")

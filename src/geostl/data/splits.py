@@ -1,0 +1,92 @@
+"""Chronological train / val / test splits by date ranges.
+
+Each split is a half-open range ``[start, end)`` of target times. A window belongs to a split
+when all its input and output times lie in the range. Consecutive splits (in time order) may
+not overlap and must leave a gap of at least one window, ``T_in + T_out`` time steps:
+``next.start - previous.end >= (T_in + T_out) * step``, so no window of one split shares a
+time with a window of the next. Validation is never the test set: the two are distinct ranges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._keys import check_keys
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: target times ``start <= t < end`` (datetime64[ns], UTC, naive)."""
+
+    name: str
+    start: np.datetime64
+    end: np.datetime64
+
+    def contains(self, times: np.ndarray) -> np.ndarray:
+        """(T,) bool: which of ``times`` (T,) datetime64 lie in ``[start, end)``."""
+        t = np.asarray(times, dtype="datetime64[ns]")
+        return (t >= self.start) & (t < self.end)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"start": str(self.start), "end": str(self.end)}
+
+
+def _parse_time(value: Any, where: str) -> np.datetime64:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: cannot parse date {value!r} ({err})") from None
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return np.datetime64(ts.value, "ns")
+
+
+def parse_splits(d: dict[str, Any], where: str = "splits") -> dict[str, Split]:
+    """Build splits from ``{"train": {"start": ..., "end": ...}, "val": ..., "test": ...}``.
+
+    ``train`` is required; ``val`` and ``test`` are optional. Dates are anything
+    ``pandas.Timestamp`` parses (``"2019-04-25"``, ``"2019-04-25T06:00"``).
+    """
+    check_keys(d, SPLIT_NAMES, where, required=("train",))
+    out: dict[str, Split] = {}
+    for name, rng in d.items():
+        check_keys(rng, ("start", "end"), f"{where}.{name}", required=("start", "end"))
+        start = _parse_time(rng["start"], f"{where}.{name}.start")
+        end = _parse_time(rng["end"], f"{where}.{name}.end")
+        if not start < end:
+            raise ValueError(f"{where}.{name}: start {start} must be before end {end}")
+        out[name] = Split(name, start, end)
+    return out
+
+
+def check_splits(splits: dict[str, Split], window_steps: int, step: np.timedelta64) -> None:
+    """Raise ``ValueError`` if two splits overlap or are closer than one window.
+
+    Args:
+        splits: split name -> Split.
+        window_steps: ``T_in + T_out``.
+        step: the target time step (timedelta64).
+    """
+    ordered = sorted(splits.values(), key=lambda s: s.start)
+    need = np.timedelta64(
+        int(window_steps) * np.asarray(step).astype("timedelta64[ns]").astype(np.int64), "ns"
+    )
+    for a, b in zip(ordered[:-1], ordered[1:], strict=True):
+        if b.start < a.end:
+            raise ValueError(
+                f"splits {a.name!r} [{a.start}, {a.end}) and {b.name!r} "
+                f"[{b.start}, {b.end}) overlap"
+            )
+        gap = b.start - a.end
+        if gap < need:
+            raise ValueError(
+                f"splits {a.name!r} (ends {a.end}) and {b.name!r} (starts {b.start}) are "
+                f"{pd.Timedelta(gap)} apart; at least one window (T_in + T_out = {window_steps} "
+                f"steps of {pd.Timedelta(step)} = {pd.Timedelta(need)}) is required between them"
+            )

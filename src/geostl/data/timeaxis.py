@@ -1,0 +1,94 @@
+"""The target's time axis and grid: checks, time step, and sliding-window start indices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .splits import Split
+
+
+@dataclass(frozen=True)
+class TargetAxis:
+    """Target times (T,) datetime64[ns], lat (H,), lon (W,) and the regular time step."""
+
+    times: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    step: np.timedelta64
+
+
+def target_axis(
+    ds: xr.Dataset, variables: tuple[str, ...], source: str, step: str | None = None
+) -> TargetAxis:
+    """Check the target variables of ``ds`` and return its axis.
+
+    Every variable must have exactly the dims (time, lat, lon) in any order; the time axis must
+    be datetime64 and strictly increasing (an unsorted or duplicated axis is an error). The
+    step is ``step`` if given, else the most common difference between consecutive times.
+    """
+    for v in variables:
+        if v not in ds.data_vars:
+            raise KeyError(
+                f"target variable {v!r} not in source {source!r} "
+                f"(variables: {sorted(map(str, ds.data_vars))})"
+            )
+        if set(ds[v].dims) != {"time", "lat", "lon"}:
+            raise ValueError(
+                f"target {source}:{v}: expected dims (time, lat, lon), got {ds[v].dims}"
+            )
+    t = ds["time"].values
+    if not np.issubdtype(t.dtype, np.datetime64):
+        raise TypeError(f"source {source!r}: 'time' must be datetime64, got {t.dtype}")
+    t = t.astype("datetime64[ns]")
+    if t.size < 2:
+        raise ValueError(f"source {source!r}: needs at least 2 time steps, has {t.size}")
+    d = np.diff(t)
+    if np.any(d <= np.timedelta64(0, "ns")):
+        k = int(np.argmax(d <= np.timedelta64(0, "ns")))
+        what = "duplicated" if d[k] == np.timedelta64(0, "ns") else "not sorted"
+        raise ValueError(
+            f"source {source!r}: time axis is {what} at index {k + 1} "
+            f"({t[k]} then {t[k + 1]}); sort it (and drop duplicates) first"
+        )
+    if step is None:
+        vals, counts = np.unique(d, return_counts=True)
+        st = vals[np.argmax(counts)]
+    else:
+        st = np.timedelta64(pd.Timedelta(step).value, "ns")
+    return TargetAxis(
+        t,
+        np.asarray(ds["lat"].values, dtype=np.float64),
+        np.asarray(ds["lon"].values, dtype=np.float64),
+        st,
+    )
+
+
+def window_starts(
+    axis: TargetAxis, length: int, stride: int, split: Split | None
+) -> tuple[np.ndarray, int]:
+    """Start indices of windows of ``length`` steps, every ``stride`` steps, inside ``split``.
+
+    A window whose consecutive times are not all exactly ``axis.step`` apart spans a gap and is
+    skipped.
+
+    Returns:
+        ``starts`` (N,) int64 and the number of candidate windows skipped for a gap.
+    """
+    if length < 1 or stride < 1:
+        raise ValueError(f"window length and stride must be >= 1, got {length}, {stride}")
+    t = axis.times
+    inside = np.ones(t.size, dtype=bool) if split is None else split.contains(t)
+    idx = np.flatnonzero(inside)
+    if idx.size < length:
+        return np.zeros(0, dtype=np.int64), 0
+    first, last = int(idx[0]), int(idx[-1])
+    cand = np.arange(first, last - length + 2, stride, dtype=np.int64)
+    irregular = np.concatenate([[0], np.cumsum(np.diff(t) != axis.step)])
+    # diffs between steps s..s+length-1 are irregular[s+length-1] - irregular[s]
+    gaps = irregular[cand + length - 1] - irregular[cand]
+    ok = gaps == 0
+    return cand[ok], int((~ok).sum())

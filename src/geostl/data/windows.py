@@ -1,0 +1,208 @@
+"""Sliding-window dataset: samples of (T_in, T_out) frames read on demand from lazy arrays.
+
+A sample (see the shared conventions) is a dict of tensors::
+
+    inputs        (T_in, C, H, W)  float32  normalised targets, 0 where invalid
+    input_mask    (T_in, C, H, W)  bool     True = finite and inside the area mask
+    targets       (T_out, C, H, W) float32
+    target_mask   (T_out, C, H, W) bool
+    forcings_in   (T_in, F, H, W)  float32  normalised forcings (scalars broadcast)
+    forcings_out  (T_out, F, H, W) float32  per the future-forcing policy
+    static        (S, H, W)        float32  masks as 0/1, lat/90, lon/180
+    times_in      (T_in,)  int64 ns since 1970-01-01 UTC;  times_out (T_out,)
+    index         ()       int64 window index
+
+Future-forcing policy (``future_forcings``):
+
+- ``known`` (default): forcings with role ``known`` get their true future values; ``observed``
+  forcings are held at their last input-frame value (their future is never read).
+- ``oracle``: true future values of every forcing (``uses_future_observed`` is then True so
+  that every output can say so).
+- ``none``: ``forcings_out`` is zeros (F channels kept).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import xarray as xr
+from torch.utils.data import Dataset
+
+from ._keys import check_choice
+from .forcings import ForcingStack
+from .masks import GridAdjust
+from .normalise import Normaliser
+from .schema import ChannelSchema
+from .splits import Split
+from .timeaxis import TargetAxis, target_axis, window_starts
+
+FUTURE_POLICIES = ("known", "oracle", "none")
+_STATIC_SCALE = {"lat": 90.0, "lon": 180.0}
+
+
+class WindowDataset(Dataset):
+    """Windows of ``t_in`` input and ``t_out`` output frames within one split.
+
+    Args:
+        schema: channel schema.
+        sources: source name -> xr.Dataset (lazy: NetCDF or Zarr); must hold
+            ``schema.target_source`` and every forcing/static source.
+        normaliser: fitted on the train split; covers targets and forcings.
+        t_in, t_out, stride: window geometry in time steps.
+        split: the split whose target times bound the windows (None = whole axis).
+        future_forcings: ``known``, ``oracle`` or ``none``.
+        grid_adjust: padding/cropping of the grid (None = unchanged).
+        axis, forcings, static: prebuilt parts shared between splits (built when None).
+        time_step: the regular step (e.g. ``"15min"``); inferred when None.
+        static_planes: name -> (H, W) physical planes, with ``area`` (H, W) bool.
+
+    Attributes:
+        target_names, forcing_names, static_names, forcing_roles, units (target -> units),
+        lat (H,), lon (W,) of the sample grid (padded rows/cols extrapolated), area_mask
+        (H, W) bool tensor, time_step, n_skipped_gaps, future_forcings, uses_future_observed,
+        grid_adjust, normaliser, starts (N,) window start indices into ``times``.
+    """
+
+    def __init__(
+        self,
+        schema: ChannelSchema,
+        sources: dict[str, xr.Dataset],
+        normaliser: Normaliser,
+        t_in: int,
+        t_out: int,
+        stride: int = 1,
+        split: Split | None = None,
+        future_forcings: str = "known",
+        grid_adjust: GridAdjust | None = None,
+        axis: TargetAxis | None = None,
+        forcings: ForcingStack | None = None,
+        static: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+        time_step: str | None = None,
+    ) -> None:
+        from .static import build_static
+
+        self.future_forcings = check_choice(future_forcings, FUTURE_POLICIES, "future_forcings")
+        if t_in < 1 or t_out < 1:
+            raise ValueError(f"t_in and t_out must be >= 1, got {t_in}, {t_out}")
+        if schema.target_source not in sources:
+            raise KeyError(
+                f"target source {schema.target_source!r} not given (sources: {sorted(sources)})"
+            )
+        ds = sources[schema.target_source]
+        self.schema = schema
+        self.axis = axis or target_axis(ds, schema.targets, schema.target_source, time_step)
+        self.t_in, self.t_out, self.stride = int(t_in), int(t_out), int(stride)
+        self.split = split
+        self.starts, self.n_skipped_gaps = window_starts(self.axis, t_in + t_out, stride, split)
+        self.forcings = forcings or ForcingStack(
+            schema, sources, self.axis.times, self.axis.lat, self.axis.lon
+        )
+        planes, area = static or build_static(schema, sources, self.axis.lat, self.axis.lon)
+        h, w = self.axis.lat.size, self.axis.lon.size
+        self.grid_adjust = grid_adjust or GridAdjust(h, w, 0, 0)
+        if (self.grid_adjust.height, self.grid_adjust.width) != (h, w):
+            raise ValueError(
+                f"grid_adjust is for a {self.grid_adjust.height}x"
+                f"{self.grid_adjust.width} grid, targets are {h}x{w}"
+            )
+        self.normaliser = normaliser
+        self.target_names = list(schema.targets)
+        self.forcing_names = list(schema.forcing_names)
+        self.static_names = list(schema.static_names)
+        self.forcing_roles = {f.name: f.role for f in schema.forcings}
+        self.units = {v: str(ds[v].attrs.get("units", "")) for v in self.target_names}
+        self.long_names = {v: str(ds[v].attrs.get("long_name", v)) for v in self.target_names}
+        self.time_step = self.axis.step
+        self.uses_future_observed = self.future_forcings == "oracle" and any(
+            r == "observed" for r in self.forcing_roles.values()
+        )
+        self.lat = self.grid_adjust.coords(self.axis.lat, "rows")
+        self.lon = self.grid_adjust.coords(self.axis.lon, "cols")
+        self._area = area
+        self.area_mask = torch.from_numpy(self.grid_adjust.apply(area, fill=False).copy())
+        st = (
+            np.stack(
+                [
+                    planes[n] / _STATIC_SCALE.get(s.kind, 1.0)
+                    for n, s in zip(self.static_names, schema.static, strict=True)
+                ]
+            )
+            if self.static_names
+            else np.zeros((0, h, w))
+        )
+        self._static = torch.from_numpy(self.grid_adjust.apply(st.astype(np.float32)).copy())
+        self._vars = [ds[v].transpose("time", "lat", "lon").variable for v in self.target_names]
+        self._t_ns = self.axis.times.astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    @property
+    def times(self) -> np.ndarray:
+        """(T,) datetime64[ns] target times of the whole axis (``starts`` index into it)."""
+        return self.axis.times
+
+    def _read_targets(self, a: int, b: int) -> np.ndarray:
+        frames = [
+            np.asarray(v[a:b].compute(scheduler="synchronous").values, dtype=np.float32)
+            for v in self._vars
+        ]
+        return np.stack(frames, axis=1)
+
+    def _read_forcings(self, idx: np.ndarray, names: list[str]) -> np.ndarray:
+        h, w = self.axis.lat.size, self.axis.lon.size
+        if not names:
+            return np.zeros((idx.size, 0, h, w), dtype=np.float32)
+        phys = np.stack([self.forcings.read(n, idx) for n in names], axis=1)
+        return np.asarray(self.normaliser.transform(phys, names), dtype=np.float32)
+
+    def _forcing_frames(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        t_in, t_out, names = self.t_in, self.t_out, self.forcing_names
+        h, w = self.axis.lat.size, self.axis.lon.size
+        idx_in = np.arange(s, s + t_in)
+        idx_out = np.arange(s + t_in, s + t_in + t_out)
+        f_in = self._read_forcings(idx_in, names)
+        if self.future_forcings == "none":
+            return f_in, np.zeros((t_out, len(names), h, w), dtype=np.float32)
+        if self.future_forcings == "oracle":
+            return f_in, self._read_forcings(idx_out, names)
+        f_out = np.empty((t_out, len(names), h, w), dtype=np.float32)
+        known = [i for i, n in enumerate(names) if self.forcing_roles[n] == "known"]
+        observed = [i for i, n in enumerate(names) if self.forcing_roles[n] != "known"]
+        if known:
+            f_out[:, known] = self._read_forcings(idx_out, [names[i] for i in known])
+        if observed:
+            f_out[:, observed] = f_in[-1:, observed]
+        return f_in, f_out
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window index {i} out of range for {len(self)} windows")
+        i = int(i) % len(self)
+        s = int(self.starts[i])
+        t_in, n = self.t_in, self.t_in + self.t_out
+        phys = self._read_targets(s, s + n)
+        valid = np.isfinite(phys) & self._area
+        norm = np.asarray(self.normaliser.transform(phys, self.target_names), dtype=np.float32)
+        norm = np.where(valid, norm, np.float32(0.0))
+        f_in, f_out = self._forcing_frames(s)
+        adj = self.grid_adjust
+        x = torch.from_numpy(np.ascontiguousarray(adj.apply(norm)))
+        m = torch.from_numpy(np.ascontiguousarray(adj.apply(valid, fill=False)))
+        return {
+            "inputs": x[:t_in],
+            "input_mask": m[:t_in],
+            "targets": x[t_in:],
+            "target_mask": m[t_in:],
+            "forcings_in": torch.from_numpy(np.ascontiguousarray(adj.apply(f_in))),
+            "forcings_out": torch.from_numpy(np.ascontiguousarray(adj.apply(f_out))),
+            "static": self._static,
+            "times_in": torch.from_numpy(self._t_ns[s : s + t_in].copy()),
+            "times_out": torch.from_numpy(self._t_ns[s + t_in : s + n].copy()),
+            "index": torch.tensor(i, dtype=torch.int64),
+        }
+
+    def window_times(self, i: int) -> np.ndarray:
+        """(T_in + T_out,) datetime64[ns] times of window ``i``."""
+        s = int(self.starts[i])
+        return self.axis.times[s : s + self.t_in + self.t_out]
