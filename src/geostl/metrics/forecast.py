@@ -237,6 +237,9 @@ class ForecastMetrics:
                 )
             self._check_finite(ref, counts, f"references[{name!r}]")
 
+        # image metrics first: they validate their own arguments before any sum is touched
+        image = self._image_sums(pred, target, counts) if self.image_metrics else {}
+
         w = counts.to(torch.float64)
         if area is not None:
             w = w * area
@@ -267,8 +270,10 @@ class ForecastMetrics:
             self._add("acc/bb", wb * b)
             del wb, b
         self.sums.add("n_valid", counts.sum(dim=(0, 3, 4)).to(torch.float64))
-        if self.image_metrics:
-            self._update_image(pred, target, counts)
+        self.sums.update(image)
+        # committed only once the batch was accepted: a rejected batch leaves no trace
+        self._has_acc = clim is not None
+        self._references = tuple(sorted(refs))
 
     def _check_consistency(self, has_acc: bool, ref_names: tuple[str, ...]) -> None:
         if self._has_acc is not None and has_acc != self._has_acc:
@@ -281,19 +286,22 @@ class ForecastMetrics:
                 f"references: expected the same names in every update {list(self._references)}, "
                 f"got {list(ref_names)}"
             )
-        self._has_acc = has_acc
-        self._references = ref_names
 
-    def _update_image(self, pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor) -> None:
+    def _image_sums(
+        self, pred: torch.Tensor, target: torch.Tensor, counts: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Per-frame SSIM/PSNR summed over the batch: {name: (T, C)} sums and counts."""
         assert self.data_range is not None
         R = self.data_range.to(pred.device)
         mask = None if bool(counts.all()) else counts
+        out: dict[str, torch.Tensor] = {}
         for key, fn, kw in (("ssim", ssim, self.ssim_kwargs), ("psnr", psnr, {})):
             v = fn(pred, target, R, mask=mask, **kw)  # (B, T, C)
             defined = ~torch.isnan(v)
-            self.sums.add(f"img/{key}_sum", torch.where(defined, v, 0.0).sum(dim=0))
-            self.sums.add(f"img/{key}_n", defined.sum(dim=0).to(torch.float64))
-        self.sums.add("img/frames", torch.full(pred.shape[1:3], float(pred.shape[0])))
+            out[f"img/{key}_sum"] = torch.where(defined, v, 0.0).sum(dim=0)
+            out[f"img/{key}_n"] = defined.sum(dim=0).to(torch.float64)
+        out["img/frames"] = torch.full(pred.shape[1:3], float(pred.shape[0]))
+        return out
 
     # ------------------------------------------------------------------------------------------
     def merge(self, other: ForecastMetrics) -> ForecastMetrics:
@@ -307,6 +315,8 @@ class ForecastMetrics:
         if other._has_acc is not None:
             self._check_consistency(other._has_acc, other._references or ())
         self.sums.merge(other.sums)
+        if other._has_acc is not None:
+            self._has_acc, self._references = other._has_acc, other._references
         return self
 
     def all_reduce(self, group: Any = None) -> ForecastMetrics:
