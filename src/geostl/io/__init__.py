@@ -1,0 +1,24 @@
+"""Readers of real Earth-science formats, each returning an ``xarray.Dataset``.
+
+Conventions: dims ``time``/``lat``/``lon`` where they apply, ``time`` datetime64[ns] UTC,
+every data variable with ``units`` and ``long_name``, missing values NaN, and the source
+file names in ``attrs["source_files"]``. See ``docs/data.md``.
+"""
+
+from geostl.io.celestrak import open_celestrak
+from geostl.io.gridded import normalise_dims, open_dataset
+from geostl.io.indices import open_index
+from geostl.io.ionex import open_ionex
+from geostl.io.lzw import decompress_lzw
+from geostl.io.omni2 import OMNI2_COLUMNS, open_omni2
+
+__all__ = [
+    "OMNI2_COLUMNS",
+    "decompress_lzw",
+    "normalise_dims",
+    "open_celestrak",
+    "open_dataset",
+    "open_index",
+    "open_ionex",
+    "open_omni2",
+]
