@@ -299,3 +299,40 @@ def test_image_metrics_are_averages_of_per_frame_values():
         assert t.value("n_frames", name, "all") == 6
         assert t.value("n_frames_undefined", name, "all") == 0
     assert "average of per-frame" in t.notes["ssim"]
+
+
+def test_valid_broadcasts_and_inputs_are_not_modified():
+    pred, target, valid, clim, ref, area, lat = _random_case(seed=9)
+    target = np.nan_to_num(target)
+    grid_valid = valid[0, 0, 0]  # (H, W), the same for every sample, lead and channel
+    p, t = torch.from_numpy(pred).clone(), torch.from_numpy(target).clone()
+    fm = ForecastMetrics(CH)
+    fm.update(p, t, torch.from_numpy(grid_valid))
+    assert torch.equal(p, torch.from_numpy(pred)) and torch.equal(t, torch.from_numpy(target))
+    full = ForecastMetrics(CH)
+    full.update(p, t, torch.from_numpy(np.broadcast_to(grid_valid, pred.shape).copy()))
+    assert fm.compute().to_dict() == full.compute().to_dict()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    pred, target, valid, clim, ref, area, lat = _random_case(seed=11)
+    cpu = ForecastMetrics(
+        CH, lat=lat, area_mask=area, image_metrics=True, data_range={"tec": 30.0, "sst": 30.0}
+    )
+    gpu = ForecastMetrics(
+        CH, lat=lat, area_mask=area, image_metrics=True, data_range={"tec": 30.0, "sst": 30.0}
+    )
+    _update(cpu, pred, target, valid, clim, ref)
+    args = [torch.from_numpy(x).float().cuda() for x in (pred, target, clim, ref)]
+    gpu.update(
+        args[0],
+        args[1],
+        torch.from_numpy(valid).cuda(),
+        climatology=args[2],
+        references={"persistence": args[3]},
+    )
+    a, b = cpu.compute(), gpu.compute()
+    for r1, r2 in zip(a.rows, b.rows, strict=True):
+        assert r1["metric"] == r2["metric"]
+        np.testing.assert_allclose(r2["value"], r1["value"], rtol=1e-9, atol=1e-12)

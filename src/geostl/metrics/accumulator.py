@@ -113,7 +113,8 @@ class WeightedSums:
                 )
         if not layout:
             return self
-        flat = torch.cat([self._sums[name].reshape(-1) for name, _ in layout])
+        device = self._sums[layout[0][0]].device
+        flat = torch.cat([self._sums[name].reshape(-1).to(device) for name, _ in layout])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
         offset = 0
         for name, shape in layout:

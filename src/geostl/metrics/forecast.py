@@ -24,15 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from geostl.metrics._ratios import forecast_rows
+from geostl.metrics._ratios import ALL_LEADS, forecast_rows
 from geostl.metrics.accumulator import WeightedSums
 from geostl.metrics.image import psnr, ssim
 from geostl.metrics.table import MetricTable
 from geostl.metrics.weights import check_area_mask, latitude_weights
 
 __all__ = ["ForecastMetrics"]
-
-ALL_LEADS = "all"
 
 
 class ForecastMetrics:
@@ -300,7 +298,9 @@ class ForecastMetrics:
             defined = ~torch.isnan(v)
             out[f"img/{key}_sum"] = torch.where(defined, v, 0.0).sum(dim=0)
             out[f"img/{key}_n"] = defined.sum(dim=0).to(torch.float64)
-        out["img/frames"] = torch.full(pred.shape[1:3], float(pred.shape[0]))
+        out["img/frames"] = torch.full(
+            pred.shape[1:3], float(pred.shape[0]), dtype=torch.float64, device=pred.device
+        )
         return out
 
     # ------------------------------------------------------------------------------------------
