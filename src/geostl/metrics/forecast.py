@@ -191,6 +191,10 @@ class ForecastMetrics:
                 or (C, H, W)) in physical units; enables ACC. Give it in every update or none.
             references: ``{name: forecast}`` of the shape of pred (e.g. persistence,
                 climatology); their MSE sums give ``skill_<name>``. Same names every update.
+
+        Work is done in float64 on the device of ``pred``; peak extra memory is about five
+        float64 copies of the batch (plus the SSIM filter maps when ``image_metrics``). Split
+        very large batches into several calls: the result is the same.
         """
         self._check_shapes(pred, target)
         shape = pred.shape
@@ -213,6 +217,9 @@ class ForecastMetrics:
             area = self.area_mask.to(dev)
             counts = counts & (area > 0)
         refs = dict(references or {})
+        for name in refs:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"references: names must be non-empty strings, got {name!r}")
         self._check_consistency(climatology is not None, tuple(sorted(refs)))
 
         self._check_finite(pred, counts, "pred")
