@@ -58,7 +58,7 @@ def test_csv_and_markdown(tmp_path):
     assert all(float(r["value"]) == 3.0 and r["unit"] == "TECU" for r in rmse)
     md = t.to_markdown()
     assert md.splitlines()[0].startswith("| metric | channel | lead | weighting | value | unit |")
-    assert "rmse: sqrt of the mean squared error" in md
+    assert "rmse: sqrt of the weighted mean squared error" in md
 
 
 def test_pivot_leads_as_rows_metrics_as_columns():

@@ -34,28 +34,30 @@ _WEIGHT_TEXT = {
 
 
 def _notes(weightings: list[str], refs: list[str], has_acc: bool, image: bool) -> dict[str, str]:
-    w = " or ".join(f"{_WEIGHT_TEXT[g]} ({g})" for g in weightings)
-    pooled = f"{w}, pooled over all samples and pixels at that lead; lead 'all' pools every lead"
+    w = "; ".join(f"{g} = {_WEIGHT_TEXT[g]}" for g in weightings)
+    pooled = f"pooled over all samples and pixels at that lead (lead 'all': every lead) [{w}]"
     notes = {
-        "mse": f"mean squared error (pred - target)^2, {pooled}",
-        "mae": f"mean absolute error |pred - target|, {pooled}",
-        "rmse": f"sqrt of the mean squared error {pooled} (not a mean of per-sample RMSEs)",
-        "bias": f"mean error pred - target, {pooled}",
+        "mse": f"weighted mean of (pred - target)^2, {pooled}",
+        "mae": f"weighted mean of |pred - target|, {pooled}",
+        "rmse": (
+            f"sqrt of the weighted mean squared error, {pooled}; not a mean of per-sample RMSEs"
+        ),
+        "bias": f"weighted mean of pred - target, {pooled}",
         "n_valid": "number of values that count (valid and area mask > 0) at that lead",
     }
     if has_acc:
         notes["acc"] = (
             "uncentred anomaly correlation sum(w a b) / sqrt(sum(w a^2) sum(w b^2)) with "
-            f"a = pred - climatology, b = target - climatology; sums {pooled}"
+            f"a = pred - climatology, b = target - climatology; weighted sums {pooled}"
         )
         notes["acc_centred"] = (
             "centred anomaly correlation: weighted covariance of the anomalies over the square "
             "root of the product of their weighted variances, the anomaly means removed; moments "
-            f"{pooled}"
+            f"weighted, {pooled}"
         )
     for r in refs:
         notes[f"skill_{r}"] = (
-            f"1 - MSE(model) / MSE({r}), both MSEs {pooled}; > 0 means better than {r}"
+            f"1 - MSE(model) / MSE({r}), both weighted MSEs {pooled}; > 0: better than {r}"
         )
     if image:
         notes["ssim"] = (
