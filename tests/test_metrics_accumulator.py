@@ -104,9 +104,20 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
             references={"zero": torch.zeros_like(pred[shard])},
         )
         fm.all_reduce()
+        # a process holding different sums is a clear error on every rank, not a hang
+        bad = WeightedSums()
+        bad.add("x", torch.zeros(2))
+        if rank == 1:
+            bad.add("extra", torch.zeros(1))
+        try:
+            bad.all_reduce()
+            mismatch = ""
+        except RuntimeError as err:
+            mismatch = str(err)
         if rank == 0:
             torch.save(
-                {"sums": s.state_dict(), "fm": fm.state_dict()}, os.path.join(out_dir, "rank0.pt")
+                {"sums": s.state_dict(), "fm": fm.state_dict(), "mismatch": mismatch},
+                os.path.join(out_dir, "rank0.pt"),
             )
     finally:
         dist.destroy_process_group()
@@ -130,6 +141,7 @@ def test_all_reduce_two_gloo_processes_equals_single_process(tmp_path):
         got["sums"]["sq"].numpy(), (pred.double() ** 2).sum(dim=(0, 3, 4)).numpy(), rtol=1e-12
     )
     assert got["sums"]["n"].item() == 6.0
+    assert "different sums" in got["mismatch"] and "extra" in got["mismatch"]
 
     single = _metrics()
     single.update(
