@@ -166,7 +166,7 @@ class ForcingStack:
         if bad.any():
             k = int(np.argmax(bad))
             raise ValueError(
-                f"forcing {spec.source}:{spec.variable!r} is NaN after alignment "
+                f"forcing '{spec.source}:{spec.variable}' is NaN after alignment "
                 f"at target time {self.times[idx[k]]}; set a numeric 'fill' to "
                 "accept filled values"
             )

@@ -18,6 +18,20 @@ import pandas as pd
 from ._keys import check_keys
 
 SPLIT_NAMES = ("train", "val", "test")
+MONTH = np.timedelta64(1, "M")
+"""The step of a calendar-monthly time axis."""
+
+
+def is_month(step: np.timedelta64) -> bool:
+    """True for the calendar-month step ``MONTH``."""
+    return np.datetime_data(np.asarray(step).dtype)[0] == "M"
+
+
+def add_steps(t: np.datetime64, n: int, step: np.timedelta64) -> np.datetime64:
+    """``t`` plus ``n`` steps (calendar months when ``step`` is ``MONTH``)."""
+    if is_month(step):
+        return np.datetime64((pd.Timestamp(t) + pd.DateOffset(months=n)).value, "ns")
+    return np.datetime64(t, "ns") + n * np.asarray(step).astype("timedelta64[ns]")
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,6 @@ def check_splits(splits: dict[str, Split], window_steps: int, step: np.timedelta
         step: the target time step (timedelta64).
     """
     ordered = sorted(splits.values(), key=lambda s: s.start)
-    need = np.timedelta64(
-        int(window_steps) * np.asarray(step).astype("timedelta64[ns]").astype(np.int64), "ns"
-    )
     for a, b in zip(ordered[:-1], ordered[1:], strict=True):
         if b.start < a.end:
             raise ValueError(
@@ -84,9 +95,13 @@ def check_splits(splits: dict[str, Split], window_steps: int, step: np.timedelta
                 f"[{b.start}, {b.end}) overlap"
             )
         gap = b.start - a.end
-        if gap < need:
+        if b.start < add_steps(a.end, int(window_steps), step):
             raise ValueError(
                 f"splits {a.name!r} (ends {a.end}) and {b.name!r} (starts {b.start}) are "
                 f"{pd.Timedelta(gap)} apart; at least one window (T_in + T_out = {window_steps} "
-                f"steps of {pd.Timedelta(step)} = {pd.Timedelta(need)}) is required between them"
+                f"steps of {_fmt(step)}) is required between them"
             )
+
+
+def _fmt(step: np.timedelta64) -> str:
+    return "1 calendar month" if is_month(step) else str(pd.Timedelta(step))

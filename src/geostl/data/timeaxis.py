@@ -8,12 +8,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .splits import Split
+from .splits import MONTH, Split, is_month
 
 
 @dataclass(frozen=True)
 class TargetAxis:
-    """Target times (T,) datetime64[ns], lat (H,), lon (W,) and the regular time step."""
+    """Target times (T,) datetime64[ns], lat (H,), lon (W,) and the regular time step.
+
+    ``step`` is a timedelta64[ns], or ``np.timedelta64(1, "M")`` for a calendar-monthly axis
+    (all times at 00:00 on the first of a month)."""
 
     times: np.ndarray
     lat: np.ndarray
@@ -57,6 +60,11 @@ def target_axis(
     if step is None:
         vals, counts = np.unique(d, return_counts=True)
         st = vals[np.argmax(counts)]
+        month_start = t.astype("datetime64[M]").astype("datetime64[ns]")
+        if np.all(t == month_start) and np.timedelta64(28, "D") <= st <= np.timedelta64(31, "D"):
+            st = MONTH
+    elif str(step).lower() in ("month", "1month", "ms", "1ms"):
+        st = MONTH
     else:
         st = np.timedelta64(pd.Timedelta(step).value, "ns")
     return TargetAxis(
@@ -87,8 +95,18 @@ def window_starts(
         return np.zeros(0, dtype=np.int64), 0
     first, last = int(idx[0]), int(idx[-1])
     cand = np.arange(first, last - length + 2, stride, dtype=np.int64)
-    irregular = np.concatenate([[0], np.cumsum(np.diff(t) != axis.step)])
+    irregular = np.concatenate([[0], np.cumsum(~regular_steps(t, axis.step))])
     # diffs between steps s..s+length-1 are irregular[s+length-1] - irregular[s]
     gaps = irregular[cand + length - 1] - irregular[cand]
     ok = gaps == 0
     return cand[ok], int((~ok).sum())
+
+
+def regular_steps(times: np.ndarray, step: np.timedelta64) -> np.ndarray:
+    """(T-1,) bool: True where ``times[k + 1] - times[k]`` is exactly one ``step``."""
+    t = np.asarray(times, dtype="datetime64[ns]")
+    if is_month(step):
+        m = t.astype("datetime64[M]").astype(np.int64)
+        at_start = t == t.astype("datetime64[M]").astype("datetime64[ns]")
+        return (np.diff(m) == 1) & at_start[1:] & at_start[:-1]
+    return np.diff(t) == step
