@@ -71,3 +71,14 @@ def test_area_mask_rejects_negative_and_nan():
     with pytest.raises(ValueError, match="finite"):
         check_area_mask(torch.tensor([[1.0, float("nan")]]))
     np.testing.assert_array_equal(check_area_mask(np.array([[True, False]])).numpy(), [[1.0, 0.0]])
+
+
+def test_meridian_weights_count_the_repeated_meridian_once():
+    from geostl.metrics import meridian_weights
+
+    ionex = np.arange(-180.0, 180.0 + 2.5, 5.0)
+    w = meridian_weights(ionex)
+    assert w.shape == (73,) and w.sum() == 72 and w[-1] == 0 and w[0] == 1
+    assert meridian_weights(np.arange(0.0, 360.0, 2.0)).sum() == 180  # no duplicate
+    # 0 and 360 are the same meridian too
+    assert meridian_weights(np.array([0.0, 90.0, 180.0, 270.0, 360.0])).tolist() == [1, 1, 1, 1, 0]

@@ -5,7 +5,7 @@ batches, combined across processes with ``torch.distributed`` and divided only a
 weight is validity mask x land/ocean mask, optionally x cos(latitude).
 
 Public API:
-    latitude_weights, combine_weights   -- weights (``weights.py``)
+    latitude_weights, meridian_weights, combine_weights -- weights (``weights.py``)
     WeightedSums                        -- additive float64 accumulator (``accumulator.py``)
     ForecastMetrics                     -- MSE/MAE/RMSE/bias/ACC/skill (+SSIM/PSNR) per lead/channel
     ssim, psnr                          -- per-frame image metrics with explicit data range
@@ -16,7 +16,12 @@ from geostl.metrics.accumulator import WeightedSums
 from geostl.metrics.forecast import ForecastMetrics
 from geostl.metrics.image import psnr, ssim, ssim_window
 from geostl.metrics.table import MetricTable, WideTable, compare_tables
-from geostl.metrics.weights import check_area_mask, combine_weights, latitude_weights
+from geostl.metrics.weights import (
+    check_area_mask,
+    combine_weights,
+    latitude_weights,
+    meridian_weights,
+)
 
 __all__ = [
     "ForecastMetrics",
@@ -27,6 +32,7 @@ __all__ = [
     "combine_weights",
     "compare_tables",
     "latitude_weights",
+    "meridian_weights",
     "psnr",
     "ssim",
     "ssim_window",

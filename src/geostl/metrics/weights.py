@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["latitude_weights", "combine_weights", "check_area_mask"]
+__all__ = ["latitude_weights", "combine_weights", "check_area_mask", "meridian_weights"]
 
 
 def latitude_weights(
@@ -121,3 +121,23 @@ def combine_weights(
             )
         w = w * lw.to(device=w.device, dtype=dtype)[:, None]
     return w
+
+
+def meridian_weights(lon_deg: torch.Tensor | np.ndarray | Sequence[float]) -> torch.Tensor:
+    """(W,) float64 column weights that count each meridian once.
+
+    Global grids such as IONEX's (-180 .. 180 step 5, 73 columns) store the same meridian
+    twice. Counting both columns would give that meridian double weight in every area mean;
+    the later duplicate (modulo 360 degrees) gets weight 0, every other column 1.
+
+    Args:
+        lon_deg: (W,) column longitudes in degrees east.
+    """
+    lon = np.asarray(lon_deg, dtype=np.float64)
+    if lon.ndim != 1 or not np.isfinite(lon).all():
+        raise ValueError(f"lon: expected a finite 1-D longitude axis in degrees, got {lon.shape}")
+    wrapped = np.round(np.mod(lon, 360.0), 9) % 360.0
+    _, first = np.unique(wrapped, return_index=True)
+    weights = np.zeros(lon.size, dtype=np.float64)
+    weights[first] = 1.0
+    return torch.from_numpy(weights)
