@@ -54,7 +54,8 @@ class WindowDataset(Dataset):
         grid_adjust: padding/cropping of the grid (None = unchanged).
         axis, forcings, static: prebuilt parts shared between splits (built when None).
         time_step: the regular step (e.g. ``"15min"``); inferred when None.
-        static_planes: name -> (H, W) physical planes, with ``area`` (H, W) bool.
+        static: ``(planes, area)``: name -> (H, W) physical planes and the (H, W) bool area
+            mask, as returned by :func:`geostl.data.static.build_static`.
 
     Attributes:
         target_names, forcing_names, static_names, forcing_roles, units (target -> units),
@@ -94,8 +95,9 @@ class WindowDataset(Dataset):
         self.t_in, self.t_out, self.stride = int(t_in), int(t_out), int(stride)
         self.split = split
         self.starts, self.n_skipped_gaps = window_starts(self.axis, t_in + t_out, stride, split)
+        needed = None if split is None else split.contains(self.axis.times)
         self.forcings = forcings or ForcingStack(
-            schema, sources, self.axis.times, self.axis.lat, self.axis.lon
+            schema, sources, self.axis.times, self.axis.lat, self.axis.lon, needed
         )
         planes, area = static or build_static(schema, sources, self.axis.lat, self.axis.lon)
         h, w = self.axis.lat.size, self.axis.lon.size
