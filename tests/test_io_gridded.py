@@ -60,7 +60,7 @@ def test_zarr_roundtrip_is_lazy(tmp_path: Path) -> None:
         coords={"time": time, "latitude": [3.0, 1.0, -1.0, -3.0], "longitude": np.arange(5.0)},
     )
     store = tmp_path / "sample.zarr"
-    src.chunk({"time": 2}).to_zarr(store)
+    src.chunk({"time": 2}).to_zarr(store, consolidated=False)
     ds = open_dataset(store)
     assert ds.sst.dims == ("time", "lat", "lon")
     assert ds.sst.chunks is not None  # dask-backed, nothing loaded yet

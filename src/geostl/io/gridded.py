@@ -9,6 +9,7 @@ loaded: NetCDF and GRIB open lazily, Zarr through dask, so large stores stay on 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,19 @@ def _netcdf_engine(path: Path) -> str:
     return "scipy" if magic[:3] == b"CDF" else "h5netcdf"
 
 
+def _has_consolidated_metadata(path: Path) -> bool:
+    """Zarr v2 ``.zmetadata`` or a Zarr v3 ``zarr.json`` with consolidated metadata."""
+    if (path / ".zmetadata").exists():
+        return True
+    meta = path / "zarr.json"
+    if meta.exists():
+        try:
+            return json.loads(meta.read_text()).get("consolidated_metadata") is not None
+        except (OSError, ValueError):
+            return False
+    return False
+
+
 def _require_cfgrib() -> None:
     if importlib.util.find_spec("cfgrib") is None:
         raise ImportError("reading GRIB needs cfgrib and eccodes: pip install geostl[grib]")
@@ -68,7 +82,7 @@ def _open_one(path: Path, fmt: str) -> xr.Dataset:
     if fmt == "netcdf":
         return xr.open_dataset(path, engine=_netcdf_engine(path), chunks=None)
     if fmt == "zarr":
-        return xr.open_zarr(path)
+        return xr.open_zarr(path, consolidated=_has_consolidated_metadata(path))
     if fmt == "grib":
         _require_cfgrib()
         return xr.open_dataset(
