@@ -289,7 +289,7 @@ def _read_one(path: Path, with_rms: bool) -> _IonexFile:
             epoch, values, i = _parse_map(lines, i + 1, header, path, kind, number)
             maps[kind][0].append(epoch)
             maps[kind][1].append(values)
-        elif lab in ("END OF FILE", "") or lines[i].strip() == "":
+        elif lab == "END OF FILE" or lines[i].strip() == "":
             i += 1
         else:
             raise ValueError(f"{path}: unexpected record at line {i + 1}: {lines[i].rstrip()!r}")
