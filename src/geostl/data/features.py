@@ -67,7 +67,7 @@ def time_feature(name: str, times: np.ndarray) -> np.ndarray:
     idx = pd.DatetimeIndex(t)
     if name in ("doy_sin", "doy_cos"):
         ndays = np.where(idx.is_leap_year, 366.0, 365.0)
-        phase = 2 * np.pi * (idx.dayofyear.to_numpy() - 1 + h / 24.0) / ndays
+        phase = 2 * np.pi * (idx.day_of_year.to_numpy() - 1 + h / 24.0) / ndays
         return np.sin(phase) if name == "doy_sin" else np.cos(phase)
     if name == "month":
         return idx.month.to_numpy().astype(np.float64)
