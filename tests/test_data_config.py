@@ -130,3 +130,35 @@ def test_monthly_split_gap_counts_calendar_months():
     sp["test"]["start"] = "2016-06-01"
     with pytest.raises(ValueError, match="6 steps of 1 calendar month"):
         check_splits(parse_splits(sp), 6, month)
+
+
+def test_split_without_a_whole_window_is_an_error():
+    """A split too short for one window must stop the build, not yield an empty dataset."""
+    import xarray as xr
+
+    from geostl.data import build_datasets
+
+    times = np.arange("2020-01-01T00", "2020-01-03T00", dtype="datetime64[h]").astype("M8[ns]")
+    maps = xr.Dataset(
+        {
+            "tec": (
+                ("time", "lat", "lon"),
+                np.ones((times.size, 2, 3), np.float32),
+                {"units": "TECU"},
+            )
+        },
+        coords={"time": times, "lat": [10.0, 0.0], "lon": [0.0, 120.0, 240.0]},
+    )
+    config = {
+        "schema": {"targets": {"source": "maps", "variables": ["tec"]}},
+        "splits": {
+            "train": {"start": "2020-01-01T00", "end": "2020-01-02T00"},
+            "test": {"start": "2020-01-02T06", "end": "2020-01-02T09"},
+        },
+        "window": {"t_in": 2, "t_out": 2},
+        "normalisation": {"method": "fixed", "fixed": {"tec": {"offset": 0, "scale": 10}}},
+    }
+    with pytest.raises(ValueError, match=r"splits.test .* holds 3 target time\(s\).* needs 4"):
+        build_datasets(config, {"maps": maps})
+    config["splits"]["test"]["end"] = "2020-01-02T10"
+    assert len(build_datasets(config, {"maps": maps})["test"]) == 1

@@ -178,7 +178,7 @@ def build_datasets(
     if normaliser is None:
         normaliser = _fit(cfg, ds, forcings, area, cfg.splits["train"].contains(axis.times))
     adjust = cfg.grid_adjust(axis.lat.size, axis.lon.size)
-    return {
+    datasets = {
         name: WindowDataset(
             schema,
             sources,
@@ -195,6 +195,17 @@ def build_datasets(
         )
         for name, split in cfg.splits.items()
     }
+    for name, dataset in datasets.items():
+        if len(dataset) == 0:
+            split = cfg.splits[name]
+            inside = int(split.contains(axis.times).sum())
+            raise ValueError(
+                f"splits.{name} [{split.start}, {split.end}) holds {inside} target time(s) of "
+                f"{schema.target_source!r} but a window needs {cfg.t_in + cfg.t_out} consecutive "
+                f"steps (t_in {cfg.t_in} + t_out {cfg.t_out}; windows across gaps are skipped, "
+                f"{dataset.n_skipped_gaps} here): no sample in this split"
+            )
+    return datasets
 
 
 def _fit(
