@@ -2,7 +2,9 @@
 
 Cases (each in a fresh subprocess, so its RSS high-water mark is its own):
 
-(a) the real TEC 15-minute NetCDF (UQRG, 193 x 71 x 73), T_in = T_out = 12, padded to 72 x 80;
+(a) the built-in real TEC sample (UQRG 15-minute maps, 193 x 71 x 73, read from its IONEX files
+    into memory by ``geostl.datasets.sample("tec")``), or a TEC NetCDF given with ``--tec``
+    (read lazily from disk); T_in = T_out = 12, padded to 72 x 80;
 (b) generated Zarr stores of N and ~4.5 N time steps (72 x 72 float32, chunked along time),
     T_in = T_out = 12, with an hourly observed driver and a computed known feature.
 
@@ -12,15 +14,13 @@ RSS of the process (and of its workers) via ``resource.getrusage``, and the RSS 
 imports, so the dataset's own footprint is the difference.
 
     .venv/bin/python benchmarks/bench_windows.py [--tec PATH] [--steps 20000] [--factor 4.5]
-                                                 [--batches 40] [--json bench_windows.json]
+                                                 [--batches 40] [--json runs/bench_windows.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+BUILTIN = "builtin"
 
 
 def _rss_now_mb() -> float:
@@ -39,12 +39,6 @@ def _rss_now_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _default_tec() -> str | None:
-    base = Path(os.environ.get("GEOSTL_SHARED_DATA", REPO.parent / "shared" / "data"))
-    found = sorted(glob.glob(str(base / "tec" / "uqrg_*.nc")))
-    return found[0] if found else None
 
 
 def make_store(path: Path, steps: int, chunk: int = 64) -> None:
@@ -97,7 +91,12 @@ def run_case(kind: str, path: str, workers: int, batches: int) -> dict:
 
     rss_imports = _rss_now_mb()
     if kind == "tec":
-        src = {"maps": xr.open_dataset(path)}
+        if path == BUILTIN:
+            from geostl.datasets import sample
+
+            src = {"maps": sample("tec")}
+        else:
+            src = {"maps": xr.open_dataset(path)}
         var, t0, t1 = "tec", src["maps"].time.values[0], src["maps"].time.values[-1]
         forcings = [{"computed": "lst_sin"}, {"computed": "doy_cos"}]
         padding = {"multiple": 8}
@@ -177,12 +176,12 @@ def _subprocess(kind: str, path: str, workers: int, batches: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tec", default=None, help="TEC NetCDF (default: shared/data/tec/uqrg_*.nc)")
+    p.add_argument("--tec", default=BUILTIN, help="TEC NetCDF (default: the built-in sample)")
     p.add_argument("--steps", type=int, default=20000, help="time steps of the short store")
     p.add_argument("--factor", type=float, default=4.5, help="long store = factor x steps")
     p.add_argument("--batches", type=int, default=40, help="timed batches of 8 per case")
     p.add_argument("--workdir", default=None, help="where to write the Zarr stores (temp)")
-    p.add_argument("--json", default="bench_windows.json", help="output JSON file")
+    p.add_argument("--json", default="runs/bench_windows.json", help="output JSON file")
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--path", help=argparse.SUPPRESS)
     p.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
@@ -191,12 +190,10 @@ def main() -> None:
         print(json.dumps(run_case(a.case, a.path, a.workers, a.batches)))
         return
     rows = []
-    tec = a.tec or _default_tec()
-    if tec and Path(tec).exists():
-        for w in (0, 2):
-            rows.append(_subprocess("tec", tec, w, a.batches))
-    else:
-        print(f"skipping TEC case: no file ({tec or 'shared/data/tec/uqrg_*.nc not found'})")
+    if a.tec != BUILTIN and not Path(a.tec).exists():
+        raise SystemExit(f"--tec {a.tec}: no such file")
+    for w in (0, 2):
+        rows.append(_subprocess("tec", a.tec, w, a.batches))
     with tempfile.TemporaryDirectory(dir=a.workdir) as tmp:
         for steps in (a.steps, int(round(a.steps * a.factor))):
             store = Path(tmp) / f"synthetic_{steps}.zarr"
@@ -234,6 +231,7 @@ def main() -> None:
             f"long/short store, workers={w}: "
             + ", ".join(f"{k} {v:.2f}" for k, v in ratios[f"workers{w}"].items())
         )
+    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps({"rows": rows, "ratios": ratios}, indent=2))
     print(f"wrote {a.json}")
 
