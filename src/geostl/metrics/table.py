@@ -51,8 +51,25 @@ def _atomic_write(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+class _JsonIO:
+    """``to_json`` / ``from_json`` for a class with ``to_dict`` / ``from_dict``."""
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """JSON text (strict: NaN written as null); written atomically to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        if path is not None:
+            _atomic_write(path, text)
+        return text
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike):
+        """Read a table written by :meth:`to_json`."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+
 @dataclass
-class WideTable:
+class WideTable(_JsonIO):
     """A 2-D table: one row per ``index`` label, one column per ``columns`` name.
 
     Attributes:
@@ -122,21 +139,8 @@ class WideTable:
             notes=list(d.get("notes", [])),
         )
 
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """JSON text; written to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
-        if path is not None:
-            _atomic_write(path, text)
-        return text
 
-    @classmethod
-    def from_json(cls, path: str | os.PathLike) -> WideTable:
-        """Read a table written by :meth:`to_json`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
-
-
-class MetricTable:
+class MetricTable(_JsonIO):
     """Long-format metric results.
 
     Args:
@@ -269,19 +273,6 @@ class MetricTable:
         """Inverse of :meth:`to_dict`."""
         rows = [{**r, "value": _json_float(r["value"])} for r in d["rows"]]
         return cls(rows, d.get("notes"), d.get("units"), d.get("metric_units"))
-
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """JSON text (strict: NaN written as null); written atomically to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
-        if path is not None:
-            _atomic_write(path, text)
-        return text
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike) -> MetricTable:
-        """Read a table written by :meth:`to_json`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
         """CSV text with columns metric, channel, lead, weighting, value, unit."""
