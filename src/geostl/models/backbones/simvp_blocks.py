@@ -1,0 +1,152 @@
+"""SimVP translator blocks (MetaFormer style), chosen by ``model_type``.
+
+A translator block maps (N, dim, h, w) → (N, dim, h, w) and is registered in
+``TRANSLATOR_BLOCKS`` under its lower-case ``model_type``. Every block is constructed as::
+
+    Block(dim, *, mlp_ratio, drop, drop_path, input_resolution, layer_index)
+
+(``input_resolution`` = (h, w) and ``layer_index`` are there for blocks that need them, e.g.
+windowed attention; a block may ignore them). :class:`~.simvp_translators.MetaTranslator`
+stacks N_T of them. A new block (TAU, ConvMixer, ...) is one file that registers itself here.
+
+This file holds the **gSTA** block (gated spatiotemporal attention, SimVP v2 / OpenSTL's
+``GASubBlock``)::
+
+    x = x + drop_path(γ1 · Attn(BN(x)))          Attn: 1×1 → GELU → LKA gate → 1×1, + shortcut
+    x = x + drop_path(γ2 · MLP(BN(x)))           MLP: 1×1 (×mlp_ratio) → 3×3 dw → GELU → 1×1
+
+with the large-kernel attention gate (kernel 21, dilation 3) decomposed into a 5×5 depth-wise
+conv, a 7×7 depth-wise conv with dilation 3 and a 1×1 conv to 2·dim channels split into
+(f, g): gate = σ(g)·f. γ1, γ2 are per-channel layer scales initialised to 0.01.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from geostl.models.registry import Registry
+
+TRANSLATOR_BLOCKS = Registry("SimVP translator block (model_type)")
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, zero a residual branch for a random subset of samples.
+
+    Each sample's branch is kept with probability 1 − p and then scaled by 1/(1 − p), so the
+    expectation is unchanged. Identity in eval mode or when p == 0.
+    """
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop_path must be in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LargeKernelAttention(nn.Module):
+    """Gate of the gSTA block: depth-wise d_k×d_k, dilated depth-wise, 1×1 → σ(g)·f.
+
+    For kernel K and dilation d: d_k = 2d − 1 (padding (d_k − 1)/2), then a depth-wise conv of
+    size dd_k = K // d + ((K // d) % 2 − 1) with dilation d (padding d·(dd_k − 1)/2), then a 1×1
+    conv to 2·dim channels split into (f, g). K = 21, d = 3 → 5×5 then 7×7 dilated by 3.
+    """
+
+    def __init__(self, dim: int, kernel_size: int = 21, dilation: int = 3) -> None:
+        super().__init__()
+        d_k = 2 * dilation - 1
+        dd_k = kernel_size // dilation + ((kernel_size // dilation) % 2 - 1)
+        self.conv0 = nn.Conv2d(dim, dim, d_k, padding=(d_k - 1) // 2, groups=dim)
+        self.conv_spatial = nn.Conv2d(
+            dim, dim, dd_k, padding=dilation * (dd_k - 1) // 2, groups=dim, dilation=dilation
+        )
+        self.conv1 = nn.Conv2d(dim, 2 * dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f, g = self.conv1(self.conv_spatial(self.conv0(x))).chunk(2, dim=1)
+        return torch.sigmoid(g) * f
+
+
+class SpatialAttention(nn.Module):
+    """1×1 → GELU → large-kernel gate → 1×1, plus the input (attention shortcut)."""
+
+    def __init__(self, dim: int, kernel_size: int = 21) -> None:
+        super().__init__()
+        self.proj_1 = nn.Conv2d(dim, dim, 1)
+        self.activation = nn.GELU()
+        self.spatial_gating_unit = LargeKernelAttention(dim, kernel_size)
+        self.proj_2 = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x))))
+        return y + x
+
+
+class MixMlp(nn.Module):
+    """Convolutional MLP: 1×1 (dim → hidden), 3×3 depth-wise, GELU, dropout, 1×1 (→ dim)."""
+
+    def __init__(self, dim: int, hidden: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.dwconv(self.fc1(x))))
+        return self.drop(self.fc2(x))
+
+
+def init_conv_fan_out(module: nn.Module) -> None:
+    """OpenSTL's block initialisation: conv weights ~ N(0, 2/fan_out), biases 0."""
+    if isinstance(module, nn.Conv2d):
+        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+        fan_out //= module.groups
+        nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+@TRANSLATOR_BLOCKS.register("gsta")
+class GSTABlock(nn.Module):
+    """Gated spatiotemporal attention block on (N, dim, h, w); see the module docstring."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        mlp_ratio: float = 8.0,
+        drop: float = 0.0,
+        drop_path: float = 0.0,
+        input_resolution: tuple[int, int] | None = None,
+        layer_index: int = 0,
+        kernel_size: int = 21,
+        init_value: float = 1e-2,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(dim)
+        self.attn = SpatialAttention(dim, kernel_size)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.BatchNorm2d(dim)
+        self.mlp = MixMlp(dim, int(dim * mlp_ratio), drop)
+        self.layer_scale_1 = nn.Parameter(torch.full((dim,), float(init_value)))
+        self.layer_scale_2 = nn.Parameter(torch.full((dim,), float(init_value)))
+        self.apply(init_conv_fan_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.layer_scale_1[:, None, None] * self.attn(self.norm1(x)))
+        x = x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
+        return x

@@ -1,0 +1,203 @@
+"""The Forecaster: a fusion and a backbone composed from a config, plus helpers.
+
+``model_cfg`` (the run config's ``model`` section)::
+
+    {"backbone": {"name": "convlstm", **backbone kwargs}, "fusion": "concat"}
+
+``meta`` (from the dataset, :func:`meta_from_dataset`)::
+
+    {"t_in", "t_out", "target_channels", "forcing_channels", "static_channels",
+     "height", "width"}   (ints)
+
+The backbone receives ``in_shape=(t_in, C + A, height, width)``, ``out_channels=C``,
+``t_out`` and ``aux_channels=A`` (A from the fusion); those four are set from ``meta`` and
+may not appear in ``model.backbone``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from geostl.models.registry import BACKBONES, FUSIONS, _close
+
+META_KEYS = (
+    "t_in",
+    "t_out",
+    "target_channels",
+    "forcing_channels",
+    "static_channels",
+    "height",
+    "width",
+)
+MODEL_KEYS = ("backbone", "fusion")
+RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameter elements of ``module`` (all, or only those with requires_grad)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def build_backbone(name: str, **kwargs: Any) -> nn.Module:
+    """Build a registered backbone, kwargs checked against its constructor (see contract)."""
+    return BACKBONES.build(name, **kwargs)
+
+
+def available() -> list[str]:
+    """Names of the registered backbones."""
+    return BACKBONES.available()
+
+
+def _plain(obj: Any, where: str) -> Any:
+    """Deep copy into plain dicts / lists / scalars (OmegaConf containers included)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) or type(obj).__name__ == "ListConfig":
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return copy.copy(obj)
+    raise TypeError(
+        f"{where} must hold plain values (numbers, strings, lists, dicts), got {type(obj).__name__}"
+    )
+
+
+def _unknown_keys(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = [k for k in given if k not in allowed]
+    if unknown:
+        parts = []
+        for key in unknown:
+            close = _close(key, list(allowed))
+            parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise KeyError(
+            f"unknown key(s) in {where}: {', '.join(parts)}; expected {', '.join(allowed)}"
+        )
+
+
+def check_meta(meta: Mapping[str, Any]) -> dict[str, int]:
+    """Validate ``meta``: exactly the contract's keys, non-negative ints (channels, sizes > 0)."""
+    _unknown_keys(meta, META_KEYS, "meta")
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise KeyError(f"meta is missing {missing}; expected keys {list(META_KEYS)}")
+    out = {}
+    for key in META_KEYS:
+        value = meta[key]
+        low = 0 if key in ("forcing_channels", "static_channels") else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"meta[{key!r}] must be an int >= {low}, got {value!r}")
+        out[key] = int(value)
+    return out
+
+
+def meta_from_dataset(dataset: Any) -> dict[str, int]:
+    """The ``meta`` dict of a :class:`geostl.data.WindowDataset` (grid size after padding)."""
+    return {
+        "t_in": int(dataset.t_in),
+        "t_out": int(dataset.t_out),
+        "target_channels": len(dataset.target_names),
+        "forcing_channels": len(dataset.forcing_names),
+        "static_channels": len(dataset.static_names),
+        "height": len(dataset.lat),
+        "width": len(dataset.lon),
+    }
+
+
+class Forecaster(nn.Module):
+    """Fusion + backbone; ``forward(batch) -> {"pred", "aux_losses"}`` in normalised units.
+
+    Args:
+        model_cfg: ``{"backbone": {"name": ..., **kwargs} | name, "fusion": name}``
+            (fusion defaults to ``"concat"``).
+        meta: the data's shape description (see module docstring).
+    """
+
+    def __init__(self, model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        super().__init__()
+        cfg = _plain(model_cfg, "model")
+        if not isinstance(cfg, dict):
+            raise TypeError(f"model config must be a mapping, got {type(model_cfg).__name__}")
+        _unknown_keys(cfg, MODEL_KEYS, "model")
+        self._model_cfg = cfg
+        self._meta = check_meta(meta)
+        m = self._meta
+
+        if "backbone" not in cfg:
+            raise KeyError("model.backbone is missing (e.g. {name: convlstm})")
+        backbone_cfg = cfg["backbone"]
+        if isinstance(backbone_cfg, str):
+            backbone_cfg = {"name": backbone_cfg}
+        if not isinstance(backbone_cfg, dict) or "name" not in backbone_cfg:
+            raise KeyError(
+                f"model.backbone must be a mapping with a 'name' (one of "
+                f"{', '.join(available())}), got {backbone_cfg!r}"
+            )
+        kwargs = {k: v for k, v in backbone_cfg.items() if k != "name"}
+        reserved = [k for k in kwargs if k in RESERVED_BACKBONE_KEYS]
+        if reserved:
+            raise KeyError(
+                f"model.backbone.{reserved[0]} is set from the data (meta) and "
+                f"may not be given; remove {reserved}"
+            )
+        fusion_name = cfg.get("fusion", "concat")
+        self.fusion = FUSIONS.build(
+            fusion_name,
+            target_channels=m["target_channels"],
+            forcing_channels=m["forcing_channels"],
+            static_channels=m["static_channels"],
+        )
+        aux = self.fusion.aux_channels
+        c = m["target_channels"]
+        try:
+            self.backbone = build_backbone(
+                backbone_cfg["name"],
+                in_shape=(m["t_in"], c + aux, m["height"], m["width"]),
+                out_channels=c,
+                t_out=m["t_out"],
+                aux_channels=aux,
+                **kwargs,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise type(err)(f"model.backbone: {err.args[0] if err.args else err}") from err
+        self.t_out = m["t_out"]
+
+    def constructor_args(self) -> tuple[dict[str, Any], dict[str, int]]:
+        """Plain copies of (model_cfg, meta): ``Forecaster(*f.constructor_args())`` rebuilds it."""
+        return copy.deepcopy(self._model_cfg), dict(self._meta)
+
+    def forward(
+        self,
+        batch: Mapping[str, torch.Tensor],
+        teacher_forcing: float | None = None,
+        t_out: int | None = None,
+    ) -> dict[str, Any]:
+        """Forecast from a batch of samples.
+
+        Args:
+            batch: ``inputs`` (B, T_in, C, H, W) and, as the fusion needs them, ``forcings_in``,
+                ``forcings_out`` (B, t_out, F, H, W), ``static`` (B, S, H, W); in training mode
+                ``targets`` (B, t_out, C, H, W) is passed to the backbone as truth.
+            teacher_forcing: scheduled-sampling probability for recurrent backbones (training).
+            t_out: forecast length, default ``meta["t_out"]`` (longer rollouts need
+                ``forcings_out`` of that length when the fusion uses forcings).
+
+        Returns:
+            ``{"pred": (B, t_out, C, H, W) normalised, "aux_losses": {name: scalar tensor}}``.
+        """
+        t_out = self.t_out if t_out is None else int(t_out)
+        x, future_aux = self.fusion(batch, t_out)
+        truth = batch.get("targets") if self.training else None
+        if truth is not None:
+            truth = truth.to(x.dtype)
+        pred = self.backbone(x, future_aux, t_out, truth=truth, teacher_forcing=teacher_forcing)
+        aux_losses = dict(getattr(self.backbone, "aux_losses", {}) or {})
+        return {"pred": pred, "aux_losses": aux_losses}
+
+
+def build_forecaster(model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> Forecaster:
+    """Build a :class:`Forecaster` from the run config's ``model`` section and the data meta."""
+    return Forecaster(model_cfg, meta)

@@ -1,0 +1,122 @@
+"""Fusions: how a sample's targets, forcings and static planes become the backbone's input.
+
+A fusion is built as ``Fusion(target_channels=C, forcing_channels=F, static_channels=S)``,
+exposes ``aux_channels`` (A, the channels it appends after the C targets) and is called as
+``fusion(batch, t_out) -> (x, future_aux)`` with
+
+- ``x`` (B, T_in, C + A, H, W): the target channels first, then the auxiliary channels;
+- ``future_aux`` (B, t_out, A, H, W), or None when A == 0.
+
+Batch keys read: ``inputs`` (B, T_in, C, H, W), ``forcings_in`` (B, T_in, F, H, W),
+``forcings_out`` (B, t_out, F, H, W), ``static`` (B, S, H, W). Forcings are used exactly as
+the dataset provides them (it already applies the future-forcing policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from geostl.models.registry import FUSIONS
+
+
+def _get(batch: Mapping[str, torch.Tensor], key: str, fusion: str) -> torch.Tensor:
+    if key not in batch:
+        raise KeyError(
+            f"fusion {fusion!r} needs batch[{key!r}], which is missing (keys: {sorted(batch)})"
+        )
+    return batch[key]
+
+
+def _expect(t: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{what} must have shape {shape}, got {tuple(t.shape)}")
+
+
+class _FusionBase(nn.Module):
+    name = "?"
+
+    def __init__(
+        self, target_channels: int, forcing_channels: int = 0, static_channels: int = 0
+    ) -> None:
+        super().__init__()
+        for key, value, low in (
+            ("target_channels", target_channels, 1),
+            ("forcing_channels", forcing_channels, 0),
+            ("static_channels", static_channels, 0),
+        ):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"fusion {self.name!r}: {key} must be an int >= {low}, got {value!r}"
+                )
+        self.target_channels = target_channels
+        self.forcing_channels = forcing_channels
+        self.static_channels = static_channels
+
+    def _inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        x = _get(batch, "inputs", self.name)
+        if x.dim() != 5 or x.shape[2] != self.target_channels:
+            raise ValueError(
+                f"batch['inputs'] must be (B, T_in, {self.target_channels}, H, W), "
+                f"got {tuple(x.shape)}"
+            )
+        return x
+
+
+@FUSIONS.register("concat")
+class ConcatFusion(_FusionBase):
+    """Targets, then forcings, then static planes (repeated over time), on the channel axis.
+
+    A = F + S. Future frames get the forcings_out frames and the same static planes.
+    """
+
+    name = "concat"
+
+    @property
+    def aux_channels(self) -> int:
+        return self.forcing_channels + self.static_channels
+
+    def forward(
+        self, batch: Mapping[str, torch.Tensor], t_out: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = self._inputs(batch)
+        b, t_in, _, h, w = x.shape
+        past: list[torch.Tensor] = [x]
+        future: list[torch.Tensor] = []
+        if self.forcing_channels:
+            f_in = _get(batch, "forcings_in", self.name)
+            f_out = _get(batch, "forcings_out", self.name)
+            _expect(f_in, (b, t_in, self.forcing_channels, h, w), "batch['forcings_in']")
+            _expect(f_out, (b, t_out, self.forcing_channels, h, w), "batch['forcings_out']")
+            past.append(f_in.to(x.dtype))
+            future.append(f_out.to(x.dtype))
+        if self.static_channels:
+            st = _get(batch, "static", self.name)
+            _expect(st, (b, self.static_channels, h, w), "batch['static']")
+            st = st.to(x.dtype)[:, None]
+            past.append(st.expand(b, t_in, -1, h, w))
+            future.append(st.expand(b, t_out, -1, h, w))
+        if not future:
+            return x, None
+        return torch.cat(past, dim=2), torch.cat(future, dim=2)
+
+
+@FUSIONS.register("none")
+class TargetOnlyFusion(_FusionBase):
+    """The targets alone (the seed's "1-channel" baseline): forcings and static planes unused.
+
+    A = 0 whatever the dataset provides; choosing it in the config is the explicit opt-out.
+    """
+
+    name = "none"
+
+    @property
+    def aux_channels(self) -> int:
+        return 0
+
+    def forward(
+        self, batch: Mapping[str, torch.Tensor], t_out: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self._inputs(batch), None
