@@ -1,0 +1,234 @@
+"""``TrainConfig`` and ``EvalConfig``: the ``train`` and ``eval`` sections of a run config.
+
+Both are built from plain dicts (as loaded from YAML) with :meth:`from_dict`, which refuses
+unknown keys (naming the closest matches) and values of the wrong type (naming the key, the
+expected type and the value given). ``to_dict`` returns a plain dict that ``from_dict`` turns
+back into an equal object. Key names and defaults follow the shared run-config description.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("onecycle", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+BASELINES = ("persistence", "sun_fixed", "climatology")
+CLIMATOLOGY_BY = ("time_of_day", "month", "dayofyear", None)
+
+
+def _check_keys(d: Any, allowed: list[str], where: str) -> None:
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{where}: expected a mapping (dict), got {type(d).__name__} {d!r}")
+    for key in d:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise KeyError(
+                f"{where}: unknown key {key!r}{hint} (allowed keys: {', '.join(sorted(allowed))})"
+            )
+
+
+def _type_error(where: str, expected: str, value: Any) -> TypeError:
+    hint = ""
+    if isinstance(value, str):
+        try:
+            float(value)
+            hint = " (YAML reads 1e-3 as a string: write 1.0e-3)"
+        except ValueError:
+            pass
+    return TypeError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}{hint}")
+
+
+def _int(value: Any, where: str, minimum: int | None = None, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _type_error(where, "an integer" + (" or null" if optional else ""), value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _float(
+    value: Any, where: str, minimum: float | None = None, optional: bool = False, strict=False
+) -> float | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _type_error(where, "a number" + (" or null" if optional else ""), value)
+    v = float(value)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+    if minimum is not None and (v <= minimum if strict else v < minimum):
+        raise ValueError(f"{where}: expected a number {'>' if strict else '>='} {minimum}, got {v}")
+    return v
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _type_error(where, "true or false", value)
+    return value
+
+
+def _choice(value: Any, choices: tuple, where: str) -> Any:
+    if value not in choices:
+        names = [str(c) if c is not None else "null" for c in choices]
+        close = difflib.get_close_matches(str(value), names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"{where}: {value!r} is not allowed{hint} (choose one of: {names})")
+    return value
+
+
+@dataclass(frozen=True)
+class ScheduledSampling:
+    """Teacher-forcing probability ``max(min, start - decay_per_step * step)`` per iteration."""
+
+    start: float = 1.0
+    decay_per_step: float = 2.0e-5
+    min: float = 0.0
+
+    def probability(self, step: int) -> float:
+        """Probability of feeding the true frame at optimisation step ``step`` (0-based)."""
+        return max(self.min, self.start - self.decay_per_step * step)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str) -> ScheduledSampling:
+        _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        out = {}
+        for key in ("start", "min"):
+            if key in d:
+                v = _float(d[key], f"{where}.{key}", 0.0)
+                if v > 1.0:
+                    raise ValueError(f"{where}.{key}: a probability in [0, 1], got {v}")
+                out[key] = v
+        if "decay_per_step" in d:
+            out["decay_per_step"] = _float(d["decay_per_step"], f"{where}.decay_per_step", 0.0)
+        return cls(**out)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``train`` section (see the shared run-config description for each key)."""
+
+    epochs: int = 10
+    batch_size: int = 8
+    val_batch_size: int = 4
+    num_workers: int = 0
+    optimizer: str = "adam"
+    lr: float = 0.001
+    weight_decay: float = 0.0
+    schedule: str = "onecycle"
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    amp: bool = False
+    compile: bool = False
+    device: str = "auto"
+    early_stopping: int | None = None
+    seed: int = 0
+    max_minutes: float | None = None
+    max_steps_per_epoch: int | None = None
+    scheduled_sampling: ScheduledSampling = field(default_factory=ScheduledSampling)
+    log_every: int = 10
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "train") -> TrainConfig:
+        """Validate a plain dict; missing keys take their defaults."""
+        d = {} if d is None else d
+        _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        out: dict[str, Any] = {}
+        w = lambda k: f"{where}.{k}"  # noqa: E731
+        for key, minimum in (("epochs", 1), ("batch_size", 1), ("val_batch_size", 1),
+                             ("num_workers", 0), ("warmup_steps", 0), ("seed", 0),
+                             ("log_every", 1)):  # fmt: skip
+            if key in d:
+                out[key] = _int(d[key], w(key), minimum)
+        for key, minimum in (("early_stopping", 1), ("max_steps_per_epoch", 1)):
+            if key in d:
+                out[key] = _int(d[key], w(key), minimum, optional=True)
+        if "lr" in d:
+            out["lr"] = _float(d["lr"], w("lr"), 0.0, strict=True)
+        if "weight_decay" in d:
+            out["weight_decay"] = _float(d["weight_decay"], w("weight_decay"), 0.0)
+        if "grad_clip" in d:
+            out["grad_clip"] = _float(d["grad_clip"], w("grad_clip"), 0.0, True, strict=True)
+        if "max_minutes" in d:
+            out["max_minutes"] = _float(d["max_minutes"], w("max_minutes"), 0.0, True, True)
+        for key in ("amp", "compile"):
+            if key in d:
+                out[key] = _bool(d[key], w(key))
+        for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                             ("device", DEVICES)):  # fmt: skip
+            if key in d:
+                out[key] = _choice(d[key], choices, w(key))
+        if "scheduled_sampling" in d:
+            ss = d["scheduled_sampling"]
+            out["scheduled_sampling"] = (
+                ScheduledSampling(start=0.0, decay_per_step=0.0, min=0.0)
+                if ss is None
+                else ScheduledSampling.from_dict(ss, w("scheduled_sampling"))
+            )
+        return cls(**out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict; ``TrainConfig.from_dict(cfg.to_dict()) == cfg``."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The ``eval`` section: batch size, baselines, climatology phase, figure choices."""
+
+    batch_size: int = 8
+    baselines: tuple[str, ...] = BASELINES
+    climatology_by: str | None = "time_of_day"
+    figure_window: int = -1
+    figure_leads: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
+        """Validate a plain dict; missing keys take their defaults."""
+        d = {} if d is None else d
+        _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        out: dict[str, Any] = {}
+        if "batch_size" in d:
+            out["batch_size"] = _int(d["batch_size"], f"{where}.batch_size", 1)
+        if "baselines" in d:
+            b = d["baselines"]
+            if b is None:
+                b = []
+            if not isinstance(b, list | tuple):
+                raise _type_error(f"{where}.baselines", f"a list of {list(BASELINES)}", b)
+            for i, name in enumerate(b):
+                _choice(name, BASELINES, f"{where}.baselines[{i}]")
+            if len(set(b)) != len(b):
+                raise ValueError(f"{where}.baselines: repeated names in {list(b)}")
+            out["baselines"] = tuple(b)
+        if "climatology_by" in d:
+            out["climatology_by"] = _choice(
+                d["climatology_by"], CLIMATOLOGY_BY, f"{where}.climatology_by"
+            )
+        if "figure_window" in d:
+            out["figure_window"] = _int(d["figure_window"], f"{where}.figure_window")
+        if "figure_leads" in d:
+            fl = d["figure_leads"]
+            if fl is not None:
+                if not isinstance(fl, list | tuple) or not fl:
+                    raise _type_error(f"{where}.figure_leads", "a list of lead indices or null", fl)
+                fl = tuple(_int(v, f"{where}.figure_leads[{i}]", 0) for i, v in enumerate(fl))
+            out["figure_leads"] = fl
+        return cls(**out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists, not tuples); ``EvalConfig.from_dict(cfg.to_dict()) == cfg``."""
+        return {
+            "batch_size": self.batch_size,
+            "baselines": list(self.baselines),
+            "climatology_by": self.climatology_by,
+            "figure_window": self.figure_window,
+            "figure_leads": None if self.figure_leads is None else list(self.figure_leads),
+        }

@@ -1,0 +1,236 @@
+"""Evaluation in physical units, beside the baselines, on the same pixels; DDP-aware.
+
+:func:`evaluate` runs the model over a split, de-normalises its forecasts with the dataset's
+normaliser and scores them with :class:`geostl.metrics.ForecastMetrics` (cos-latitude
+weighted, area mask x :func:`geostl.metrics.meridian_weights`), together with the baselines
+of ``eval.baselines``:
+
+- ``persistence``: the last input frame held;
+- ``sun_fixed``: the last map rotated westward with the Sun (only for grids that are global
+  in longitude; otherwise it is left out and a warning says so);
+- ``climatology``: a :class:`geostl.baselines.Climatology` (``eval.climatology_by``) fitted on
+  the train split of the target source.
+
+Every forecast is scored on the same pixels (valid in the target and in every baseline), and
+the model's table carries its skill against each baseline (``skill_<baseline>``). Under DDP
+each rank scores a disjoint shard of the windows and the float64 sums are all-reduced.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch.utils.data import DataLoader
+
+from geostl.baselines import Climatology, persistence, sun_fixed_persistence
+from geostl.baselines.sun_fixed import rotation_weights
+from geostl.engine.config import EvalConfig
+from geostl.engine.distributed import ShardSampler, dist_info
+from geostl.metrics import ForecastMetrics, MetricTable, meridian_weights
+
+BASELINE_LABELS = {
+    "persistence": "persistence",
+    "sun_fixed": "sun-fixed persistence",
+    "climatology": "climatology",
+}
+MODEL_LABEL = "model"
+
+
+def lead_labels(step_minutes: float, t_out: int) -> list[str]:
+    """Lead-time labels from the time step: '+15 min', '+1 h', '+1.25 h' ... (as the demo)."""
+    out = []
+    for k in range(1, t_out + 1):
+        minutes = step_minutes * k
+        out.append(f"+{minutes:g} min" if minutes < 60 else f"+{minutes / 60:g} h")
+    return out
+
+
+def _step_minutes(dataset) -> float:
+    return float(np.timedelta64(dataset.time_step, "ns").astype(np.int64)) / 60e9
+
+
+def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _loader(dataset, batch_size: int, num_workers: int = 0) -> tuple[DataLoader, bool]:
+    """This rank's windows, unshuffled and without duplicates; ``(loader, dummy)``.
+
+    A rank left without any window (fewer windows than ranks) gets window 0 with ``dummy``
+    True: its batch is run but counts nothing, so every rank holds the same sums.
+    """
+    info = dist_info()
+    sampler = ShardSampler(len(dataset), info, shuffle=False, pad=False)
+    dummy = len(sampler) == 0
+    if dummy:
+        sampler = [0]
+    loader = DataLoader(
+        dataset, batch_size, sampler=sampler, num_workers=num_workers, generator=torch.Generator()
+    )
+    return loader, dummy
+
+
+@torch.no_grad()
+def predict_windows(
+    model: torch.nn.Module,
+    dataset,
+    batch_size: int = 8,
+    device: torch.device | str | None = None,
+    shard: bool = False,
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    """Yield ``(batch, pred_physical)`` for every window of ``dataset`` in order.
+
+    ``batch`` is the CPU batch dict of the dataset (normalised, see geostl.data.windows);
+    ``pred_physical`` is the forecast (B, T_out, C, H, W) float64 on the CPU in the target
+    channels' physical units (``dataset.units``), padded grid included (padded pixels are
+    invalid in ``batch["target_mask"]``). ``shard=True`` gives this rank's windows only.
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    if shard:
+        loader, dummy = _loader(dataset, batch_size)
+        if dummy:
+            return
+    else:
+        loader = DataLoader(dataset, batch_size, shuffle=False, generator=torch.Generator())
+    try:
+        for batch in loader:
+            out = model(_to_device(batch, device))
+            pred = out["pred"].detach().to("cpu", torch.float64)
+            yield batch, dataset.normaliser.inverse(pred, dataset.target_names, axis=2)
+    finally:
+        model.train(was_training)
+
+
+def _global_in_longitude(lon: np.ndarray) -> bool:
+    try:
+        rotation_weights(lon, 0.0)
+    except ValueError:
+        return False
+    return True
+
+
+def _fit_climatologies(dataset, sources, train, by) -> list[Climatology]:
+    if sources is None or train is None:
+        raise ValueError(
+            "evaluate: eval.baselines has 'climatology' but no `sources` and `train` split were "
+            "given to fit it; pass them or remove 'climatology' from eval.baselines"
+        )
+    maps: xr.Dataset = sources[dataset.schema.target_source]
+    split = getattr(train, "split", train)
+    inside = np.flatnonzero(split.contains(maps["time"].values))
+    if inside.size == 0:
+        raise ValueError("evaluate: the train split holds no time of the target source")
+    return [Climatology(by).fit(maps[v].isel(time=inside)) for v in dataset.target_names]
+
+
+def evaluate(
+    model: torch.nn.Module,
+    dataset,
+    eval_cfg: EvalConfig | Mapping[str, Any] | None = None,
+    sources: Mapping[str, xr.Dataset] | None = None,
+    train=None,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+) -> dict[str, MetricTable]:
+    """Score the model and the baselines on ``dataset`` (a WindowDataset, e.g. the test split).
+
+    Args:
+        model: a Forecaster (``model(batch)["pred"]`` normalised (B, T_out, C, H, W)).
+        dataset: the split to score.
+        eval_cfg: uses ``batch_size``, ``baselines`` and ``climatology_by``.
+        sources: the source datasets (needed for the climatology).
+        train: the train split (a WindowDataset or a ``geostl.data.Split``) the climatology is
+            fitted on.
+        device: where the model runs (default: the device of its parameters).
+        progress: show a tqdm bar (rank 0 only).
+
+    Returns:
+        ``{"model": table, "persistence": table, ...}`` (labels of ``BASELINE_LABELS``), every
+        metric in physical units, reduced over all ranks.
+    """
+    cfg = eval_cfg if isinstance(eval_cfg, EvalConfig) else EvalConfig.from_dict(eval_cfg)
+    names = dataset.target_names
+    lon = np.asarray(dataset.lon, dtype=np.float64)
+    adj = dataset.grid_adjust
+    w_eff = adj.undo(torch.zeros(1, len(dataset.lat), len(lon))).shape[-1]
+    baselines = list(cfg.baselines)
+    if "sun_fixed" in baselines and not _global_in_longitude(lon[:w_eff]):
+        warnings.warn(
+            "evaluate: sun_fixed persistence left out: the grid is not global in longitude",
+            stacklevel=2,
+        )
+        baselines.remove("sun_fixed")
+    clims = (
+        _fit_climatologies(dataset, sources, train, cfg.climatology_by)
+        if "climatology" in baselines
+        else []
+    )
+    step_min = _step_minutes(dataset)
+    leads = lead_labels(step_min, dataset.t_out)
+    lead_hours = np.arange(1, dataset.t_out + 1) * step_min / 60.0
+    area = torch.ones(len(dataset.lat), 1, dtype=torch.float64) * meridian_weights(lon)
+    area = area * dataset.area_mask.to(torch.float64)
+    labels = [MODEL_LABEL] + [BASELINE_LABELS[b] for b in baselines]
+    metrics = {
+        f: ForecastMetrics(names, leads, lat=dataset.lat, area_mask=area, units=dataset.units)
+        for f in labels
+    }
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    loader, dummy = _loader(dataset, cfg.batch_size)
+    was_training = model.training
+    model.eval()
+    bar = loader
+    if progress and dist_info().is_main:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(loader, desc="evaluate", leave=False)
+    try:
+        with torch.no_grad():
+            for batch in bar:
+                pred = model(_to_device(batch, device))["pred"].to("cpu", torch.float64)
+                pred = dataset.normaliser.inverse(pred, names, axis=2)
+                x = dataset.normaliser.inverse(batch["inputs"].double(), names, axis=2)
+                y = dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)
+                valid = batch["target_mask"].clone()
+                if dummy:
+                    valid.zero_()
+                refs = {}
+                if "persistence" in baselines:
+                    f, ok = persistence(x, dataset.t_out, batch["input_mask"])
+                    refs["persistence"], valid = f, valid & ok
+                if "sun_fixed" in baselines:
+                    last = adj.undo(x[:, -1])
+                    last_ok = adj.undo(batch["input_mask"][:, -1])
+                    f, ok = sun_fixed_persistence(last, lon[:w_eff], lead_hours, last_ok)
+                    f = adj.apply(f.movedim(-3, 1).contiguous(), fill=0.0)
+                    ok = adj.apply(ok.movedim(-3, 1).contiguous(), fill=False)
+                    refs["sun_fixed"], valid = f, valid & ok
+                if "climatology" in baselines:
+                    times = batch["times_out"].numpy().astype("datetime64[ns]")
+                    c = torch.stack(
+                        [
+                            torch.from_numpy(np.stack([cl.predict(t) for t in times]))
+                            for cl in clims
+                        ],
+                        dim=2,
+                    )
+                    c = adj.apply(c, fill=float("nan"))
+                    valid = valid & torch.isfinite(c)
+                    refs["climatology"] = torch.nan_to_num(c)
+                metrics[MODEL_LABEL].update(pred, y, valid, references=refs)
+                for b, f in refs.items():
+                    metrics[BASELINE_LABELS[b]].update(f, y, valid)
+    finally:
+        model.train(was_training)
+    return {label: m.all_reduce().compute() for label, m in metrics.items()}

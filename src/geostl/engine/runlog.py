@@ -1,0 +1,70 @@
+"""The epoch log of a run: JSONL and CSV files rewritten from the history, and TensorBoard."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+LOG_FIELDS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "val_loss",
+    "lr",
+    "teacher_forcing",
+    "seconds",
+    "complete",
+)
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_epoch_log(run_dir: str | os.PathLike, history: Sequence[dict[str, Any]]) -> None:
+    """Write ``epochs.jsonl`` (one JSON object per epoch) and ``epochs.csv`` in ``run_dir``.
+
+    Each row: epoch (1-based), step (optimisation steps so far), train_loss and val_loss (masked
+    MSE in normalised units), lr (at the end of the epoch), teacher_forcing (last probability
+    used), seconds (wall time of the epoch incl. validation), complete (False when the time
+    budget cut the epoch short).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({k: row.get(k) for k in LOG_FIELDS}, allow_nan=True) for row in history]
+    _replace(run_dir / "epochs.jsonl", "".join(line + "\n" for line in lines))
+    tmp = run_dir / ".epochs.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: row.get(k) for k in LOG_FIELDS})
+    os.replace(tmp, run_dir / "epochs.csv")
+
+
+class TensorBoard:
+    """Scalars to TensorBoard in ``run_dir/tensorboard`` when it imports; otherwise nothing."""
+
+    def __init__(self, run_dir: str | os.PathLike, enabled: bool = True) -> None:
+        self.writer = None
+        if not enabled:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is an optional extra
+            return
+        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+
+    def scalar(self, name: str, value: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(name, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

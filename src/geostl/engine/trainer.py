@@ -1,0 +1,398 @@
+"""``Trainer``: seeded, resumable training with validation, early stopping and checkpoints.
+
+One epoch = the train split in an order seeded by ``(train.seed, epoch)`` (sharded over DDP
+ranks), at most ``max_steps_per_epoch`` optimisation steps. Each step: forward with the
+scheduled-sampling probability as ``teacher_forcing``, masked MSE + aux losses, backward (with
+GradScaler under CUDA AMP), optional gradient-norm clipping, optimiser step, learning-rate
+schedule step. After each epoch: validation loss (masked MSE in normalised units pooled over
+every valid target element of the val split), ``last.pt`` and, when it improved, ``best.pt``,
+the epoch log (``epochs.jsonl`` / ``epochs.csv``, TensorBoard when installed), early stopping.
+
+Resume (``Trainer.resume(path)`` or ``resume=path``) restores weights, optimiser, schedule,
+scaler, progress and RNG states, and continues with the same data order: a run interrupted
+after an epoch and resumed ends with the same weights as an uninterrupted one. A time budget
+(``max_minutes``) stops after the step where it runs out; that epoch is validated, logged
+(``complete`` false) and checkpointed, and a resume continues it from the next batch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from geostl.engine.checkpoint import (
+    data_description,
+    load_checkpoint,
+    model_description,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+    unwrap_model,
+)
+from geostl.engine.config import EvalConfig, TrainConfig
+from geostl.engine.distributed import (
+    ShardSampler,
+    all_reduce_sum,
+    barrier,
+    dist_info,
+    init_distributed,
+)
+from geostl.engine.loss import masked_sse, total_loss
+from geostl.engine.optim import build_optimizer
+from geostl.engine.runlog import TensorBoard, write_epoch_log
+from geostl.engine.schedule import build_scheduler
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("train.device: 'cuda' asked but CUDA is not available here")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+class Trainer:
+    """Train a Forecaster on ``datasets["train"]``, selecting on ``datasets["val"]``.
+
+    Args:
+        model: a Forecaster (``forward(batch, teacher_forcing=None) -> {"pred", "aux_losses"}``
+            with ``constructor_args()``); normalised (B, T_out, C, H, W) forecasts.
+        datasets: ``{"train": WindowDataset, "val": WindowDataset, ...}``.
+        train_cfg, eval_cfg: the ``train`` / ``eval`` sections (objects or plain dicts).
+        run_dir: where checkpoints and logs go (rank 0 writes).
+        config: the resolved run config stored in checkpoints; its ``data`` section is the
+            data config stored beside the normaliser.
+        progress: tqdm bars; default on when stderr is a terminal (rank 0 only).
+        resume: a checkpoint path to continue from.
+        tensorboard: write TensorBoard scalars when ``torch.utils.tensorboard`` imports.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        datasets: Mapping[str, Any],
+        train_cfg: TrainConfig | Mapping[str, Any] | None = None,
+        eval_cfg: EvalConfig | Mapping[str, Any] | None = None,
+        run_dir: str | Path = "runs/run",
+        config: Mapping[str, Any] | None = None,
+        progress: bool | None = None,
+        resume: str | Path | None = None,
+        tensorboard: bool = True,
+    ) -> None:
+        for split in ("train", "val"):
+            if split not in datasets:
+                raise KeyError(f"Trainer: datasets needs a {split!r} split, got {sorted(datasets)}")
+        self.model = model
+        self.datasets = dict(datasets)
+        self.cfg = (
+            train_cfg if isinstance(train_cfg, TrainConfig) else TrainConfig.from_dict(train_cfg)
+        )
+        self.eval_cfg = (
+            eval_cfg if isinstance(eval_cfg, EvalConfig) else EvalConfig.from_dict(eval_cfg)
+        )
+        self.run_dir = Path(run_dir)
+        self.config = dict(config or {})
+        self.progress = progress
+        self.tensorboard = tensorboard
+        self._resume_ckpt: dict | None = None
+        # progress, restored on resume
+        self.epoch = 0  # completed epochs
+        self.epoch_step = 0  # steps done in the current (incomplete) epoch
+        self.global_step = 0
+        self.best_metric = math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.history: list[dict[str, Any]] = []
+        if resume is not None:
+            self.resume(resume)
+
+    # ------------------------------------------------------------------------------------------
+    def resume(self, path: str | Path) -> Trainer:
+        """Continue from checkpoint ``path`` at the next :meth:`fit`."""
+        ckpt = load_checkpoint(path)
+        if "progress" not in ckpt or "optimizer" not in ckpt:
+            raise ValueError(f"{path}: no training state to resume from (progress/optimizer)")
+        self._resume_ckpt = ckpt
+        p = ckpt["progress"]
+        self.epoch, self.epoch_step = int(p["epoch"]), int(p["epoch_step"])
+        self.global_step = int(p["global_step"])
+        self.best_metric, self.best_epoch = float(p["best_metric"]), int(p["best_epoch"])
+        self.bad_epochs = int(p["bad_epochs"])
+        self.history = [dict(r) for r in p["history"]]
+        return self
+
+    def _checkpoint(self, optimizer, scheduler, scaler) -> dict[str, Any]:
+        data_cfg = self.config.get("data")
+        if isinstance(data_cfg, Mapping):
+            data_cfg = {k: v for k, v in data_cfg.items()}
+        return {
+            "config": {
+                **self.config,
+                "train": self.cfg.to_dict(),
+                "eval": self.eval_cfg.to_dict(),
+            },
+            "model": model_description(self.model),
+            "data": data_description(self.datasets["train"], data_cfg),
+            "progress": {
+                "epoch": self.epoch,
+                "epoch_step": self.epoch_step,
+                "global_step": self.global_step,
+                "best_metric": self.best_metric,
+                "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs,
+                "history": self.history,
+            },
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": rng_state(),
+        }
+
+    # ------------------------------------------------------------------------------------------
+    def validate(self, device: torch.device, autocast=nullcontext) -> float:
+        """Masked MSE (normalised units) pooled over the whole val split and all ranks."""
+        return validation_loss(
+            self.model, self.datasets["val"], self.cfg.val_batch_size, device, autocast
+        )
+
+    def _out_of_time(self, start: float) -> bool:
+        if self.cfg.max_minutes is None:
+            return False
+        out = (time.monotonic() - start) / 60.0 >= self.cfg.max_minutes
+        if self.info.distributed:  # every rank must stop at the same step
+            out = bool(all_reduce_sum(torch.tensor(float(out))) > 0)
+        return out
+
+    def _compile(self, model: torch.nn.Module) -> torch.nn.Module:
+        if not hasattr(torch, "compile"):
+            warnings.warn("train.compile: torch.compile is not in this torch; running eagerly",
+                          stacklevel=3)  # fmt: skip
+            return model
+        try:
+            return torch.compile(model)
+        except Exception as err:  # e.g. an unsupported Python version
+            warnings.warn(f"train.compile: torch.compile failed ({err}); running eagerly",
+                          stacklevel=3)  # fmt: skip
+            return model
+
+    # ------------------------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train until ``epochs``, early stopping or the time budget; returns a summary dict
+        (``history``, ``best_val_loss``, ``best_epoch``, ``global_step``, ``stop_reason``)."""
+        cfg = self.cfg
+        start = time.monotonic()
+        device = resolve_device(cfg.device, _local_rank())
+        self.info = init_distributed(device)
+        info = self.info
+        main = info.is_main
+        if self._resume_ckpt is None:
+            seed_everything(cfg.seed + info.rank)
+        model = self.model.to(device)
+        if self._resume_ckpt is not None:
+            unwrap_model(model).load_state_dict(self._resume_ckpt["model"]["state_dict"])
+        train_model: torch.nn.Module = model
+        if cfg.compile:
+            train_model = self._compile(train_model)
+        if info.distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            train_model = torch.nn.parallel.DistributedDataParallel(train_model, device_ids=ids)
+        train = self.datasets["train"]
+        sampler = ShardSampler(len(train), info, shuffle=True, seed=cfg.seed, pad=True)
+        steps_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
+        if cfg.max_steps_per_epoch is not None:
+            steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+        optimizer = build_optimizer(model.parameters(), cfg)
+        scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
+        use_amp_cuda = cfg.amp and device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda") if use_amp_cuda else None
+        if cfg.amp and device.type == "cuda":
+            autocast = lambda: torch.autocast("cuda", dtype=torch.float16)  # noqa: E731
+        elif cfg.amp:
+            if main:
+                print("train.amp on CPU: bfloat16 autocast (no GradScaler)", file=sys.stderr)
+            autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+        else:
+            autocast = nullcontext
+        if self._resume_ckpt is not None:
+            ck = self._resume_ckpt
+            optimizer.load_state_dict(ck["optimizer"])
+            scheduler.load_state_dict(ck["scheduler"])
+            if scaler is not None and ck.get("scaler") is not None:
+                scaler.load_state_dict(ck["scaler"])
+            set_rng_state(ck["rng"])
+            self._resume_ckpt = None
+        show = main and (self.progress if self.progress is not None else sys.stderr.isatty())
+        tb = TensorBoard(self.run_dir, enabled=self.tensorboard and main)
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        stop_reason = "epochs"
+        if self.epoch >= cfg.epochs:
+            stop_reason = "already complete"
+        while self.epoch < cfg.epochs:
+            t_epoch = time.monotonic()
+            sampler.set_epoch(self.epoch, skip=self.epoch_step * cfg.batch_size)
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.epoch)
+            loader = DataLoader(
+                train,
+                cfg.batch_size,
+                sampler=sampler,
+                num_workers=cfg.num_workers,
+                generator=gen,
+                pin_memory=device.type == "cuda",
+            )
+            todo = steps_per_epoch - self.epoch_step
+            bar = None
+            if show:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=todo, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", leave=False)
+            train_model.train()
+            loss_sum, n_steps, tf, out_of_time = 0.0, 0, 0.0, False
+            for batch in loader:
+                if n_steps >= todo:
+                    break
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                tf = cfg.scheduled_sampling.probability(self.global_step)
+                with autocast():
+                    out = train_model(batch, teacher_forcing=tf)
+                    loss, _ = total_loss(out, batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training loss is {float(loss)} at step {self.global_step} "
+                        f"(epoch {self.epoch + 1}); lower train.lr or set train.grad_clip"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
+                if cfg.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                scheduler.step()
+                self.global_step += 1
+                self.epoch_step += 1
+                n_steps += 1
+                loss_sum += float(loss.detach())
+                if self.global_step % cfg.log_every == 0:
+                    tb.scalar("train/loss_step", float(loss.detach()), self.global_step)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{float(loss.detach()):.4g}")
+                if bar is not None:
+                    bar.update(1)
+                if self._out_of_time(start):
+                    out_of_time = True
+                    break
+            if bar is not None:
+                bar.close()
+            sums = all_reduce_sum(torch.tensor([loss_sum, float(n_steps)], dtype=torch.float64))
+            train_loss = float(sums[0] / sums[1]) if sums[1] > 0 else math.nan
+            val_loss = self.validate(device, autocast)
+            complete = self.epoch_step >= steps_per_epoch
+            epoch_number = self.epoch + 1
+            if complete:
+                self.epoch += 1
+                self.epoch_step = 0
+            improved = val_loss < self.best_metric
+            if improved:
+                self.best_metric, self.best_epoch, self.bad_epochs = val_loss, epoch_number, 0
+            elif complete:
+                self.bad_epochs += 1
+            row = {
+                "epoch": epoch_number,
+                "step": self.global_step,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": float(optimizer.param_groups[0]["lr"]),
+                "teacher_forcing": float(tf),
+                "seconds": time.monotonic() - t_epoch,
+                "complete": bool(complete),
+            }
+            self.history.append(row)
+            if main:
+                ckpt = self._checkpoint(optimizer, scheduler, scaler)
+                save_checkpoint(self.run_dir / "last.pt", ckpt)
+                if improved:
+                    save_checkpoint(self.run_dir / "best.pt", ckpt)
+                write_epoch_log(self.run_dir, self.history)
+                for key in ("train_loss", "val_loss", "lr"):
+                    tb.scalar(f"epoch/{key}", row[key], self.global_step)
+                if show:
+                    print(
+                        f"epoch {epoch_number}: train {train_loss:.5g} val {val_loss:.5g} "
+                        f"lr {row['lr']:.3g} ({row['seconds']:.1f} s)",
+                        file=sys.stderr,
+                    )
+            barrier()
+            if out_of_time:
+                stop_reason = "max_minutes"
+                break
+            if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
+                stop_reason = "early_stopping"
+                break
+        tb.close()
+        return {
+            "history": list(self.history),
+            "best_val_loss": self.best_metric,
+            "best_epoch": self.best_epoch,
+            "global_step": self.global_step,
+            "epochs_completed": self.epoch,
+            "stop_reason": stop_reason,
+        }
+
+
+@torch.no_grad()
+def validation_loss(
+    model: torch.nn.Module,
+    dataset,
+    batch_size: int = 4,
+    device: torch.device | str | None = None,
+    autocast=nullcontext,
+) -> float:
+    """Masked MSE in normalised units pooled over every valid target element of ``dataset``.
+
+    Under DDP each rank takes a disjoint shard (no repeated windows) and the sums of squared
+    errors and of valid elements are all-reduced before dividing. The model runs in eval mode
+    (closed loop, no teacher forcing); the global RNGs are not touched.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was = model.training
+    model.eval()
+    sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
+    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    try:
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with autocast():
+                pred = model(batch)["pred"]
+            sse, count = masked_sse(pred.double(), batch["targets"].double(), batch["target_mask"])
+            sums += torch.stack([sse, count])
+    finally:
+        model.train(was)
+    sums = all_reduce_sum(sums)
+    if sums[1] == 0:
+        raise ValueError("validation: the val split has no valid target element")
+    return float(sums[0] / sums[1])
+
+
+def _local_rank() -> int:
+    return dist_info().local_rank
