@@ -1,0 +1,207 @@
+"""Forecasts as NetCDF-4 (h5netcdf): one variable per channel on (init_time, lead_time, lat, lon).
+
+Layout of the file written by :func:`write_forecast_netcdf`::
+
+    dims        init_time (N), lead_time (T), lat (H), lon (W)
+    coords      init_time   datetime64  the time of the last input frame of each window
+                lead_time   timedelta64 time after init_time of each forecast frame
+                valid_time  datetime64  (init_time, lead_time) = init_time + lead_time
+                lat, lon    the input's coordinates and attrs (padding removed)
+    variables   NAME (init_time, lead_time, lat, lon) float32, with units and long_name
+    attrs       geostl_version, model, config (YAML summary), future_forcings and, when the run
+                fed observed future drivers (``oracle``), a ``warning`` attribute
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from geostl import __version__
+from geostl.data import GridAdjust
+
+__all__ = ["ORACLE_WARNING", "write_forecast_netcdf"]
+
+ORACLE_WARNING = (
+    "forecasts made with OBSERVED future drivers (future_forcings: oracle): an upper bound, "
+    "not an operational forecast"
+)
+_DEFAULT_ATTRS = {
+    "lat": {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"},
+    "lon": {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"},
+}
+
+
+def _array(x: Any, what: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _coord(values: Any, name: str, size: int, adjust: GridAdjust | None) -> xr.DataArray:
+    """1-D lat/lon with its attrs, cut to ``size`` (the unpadded grid) when it is padded."""
+    attrs = dict(values.attrs) if isinstance(values, xr.DataArray) else {}
+    v = np.asarray(values.values if isinstance(values, xr.DataArray) else _array(values, name))
+    if v.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D coordinate, got shape {v.shape}")
+    if v.size != size and adjust is not None and v.size > size:
+        v = v[:size]  # padded coordinates continue the grid at the end (see GridAdjust.coords)
+    if v.size != size:
+        raise ValueError(f"{name}: {v.size} values, but the forecast grid has {size} along {name}")
+    return xr.DataArray(v, dims=(name,), attrs=attrs or dict(_DEFAULT_ATTRS[name]))
+
+
+def _times(x: Any, what: str, kind: str) -> np.ndarray:
+    a = _array(x, what)
+    if a.ndim != 1:
+        raise ValueError(f"{what}: expected a 1-D array, got shape {a.shape}")
+    if kind == "M":
+        if a.dtype.kind == "M":
+            return a.astype("datetime64[ns]")
+        if a.dtype.kind in "iu":
+            return a.astype("int64").astype("datetime64[ns]")  # int64 ns since 1970
+    else:
+        if a.dtype.kind == "m":
+            return a.astype("timedelta64[ns]")
+        if a.dtype.kind in "iu":
+            return a.astype("int64").astype("timedelta64[ns]")
+    expected = "datetime64 or int64 ns" if kind == "M" else "timedelta64 or int64 ns"
+    raise TypeError(f"{what}: expected {expected}, got dtype {a.dtype}")
+
+
+def write_forecast_netcdf(
+    path: str | os.PathLike,
+    pred: np.ndarray | torch.Tensor,
+    times_in_last: Any,
+    lead_times: Any,
+    lat: np.ndarray | xr.DataArray,
+    lon: np.ndarray | xr.DataArray,
+    names: Sequence[str],
+    units: Mapping[str, str] | Sequence[str],
+    attrs: Mapping[str, Any] | None = None,
+    *,
+    long_names: Mapping[str, str] | None = None,
+    grid_adjust: GridAdjust | None = None,
+    area_mask: np.ndarray | torch.Tensor | None = None,
+    model: str | None = None,
+    config: Mapping[str, Any] | str | None = None,
+    future_forcings: str | None = None,
+) -> Path:
+    """Write forecasts to a NetCDF-4 file (atomically: temporary name, then rename).
+
+    Args:
+        path: output file (``.nc``).
+        pred: (N, T_out, C, H, W) forecasts in **physical units** (de-normalised), on the
+            original grid (H, W) or on the padded grid of ``grid_adjust`` (then cut back).
+        times_in_last: (N,) time of the last input frame of each window (datetime64, or int64
+            ns since 1970 as in a sample's ``times_in[-1]``): the forecast's ``init_time``.
+        lead_times: (T_out,) lead of each forecast frame after ``init_time`` (timedelta64, or
+            int64 ns), e.g. ``time_step * arange(1, T_out + 1)``.
+        lat, lon: 1-D coordinates (arrays or ``xr.DataArray`` whose attrs are copied); the
+            unpadded (H,)/(W,) ones, or the padded ones of a WindowDataset with ``grid_adjust``.
+        names: C channel names (variable names in the file).
+        units: ``{name: unit}`` or a list in channel order.
+        attrs: extra global attributes (str, numbers).
+        long_names: ``{name: long_name}`` (default: ``"<name> forecast"``).
+        grid_adjust: the data's padding/cropping; padded rows/columns are removed.
+        area_mask: (H, W) bool, False pixels (land, outside the domain) written as NaN.
+        model: model description for the ``model`` attribute (e.g. ``"convlstm"``).
+        config: the run config (dict, written as YAML) or a summary string.
+        future_forcings: the run's future-forcing policy (``known``/``oracle``/``none``).
+
+    Returns:
+        The path written.
+    """
+    p = _array(pred, "pred").astype(np.float32, copy=False)
+    if p.ndim != 5:
+        raise ValueError(f"pred: expected (N, T_out, C, H, W), got shape {p.shape}")
+    if grid_adjust is not None and p.shape[-2:] == grid_adjust.shape:
+        p = grid_adjust.undo(p)
+    n, t, c, h, w = p.shape
+    names = list(names)
+    if len(names) != c:
+        raise ValueError(f"names: {len(names)} given for {c} channels in pred")
+    unit_of = dict(units) if isinstance(units, Mapping) else dict(zip(names, units, strict=True))
+    missing = [v for v in names if v not in unit_of]
+    if missing:
+        raise KeyError(f"units: no unit for channel(s) {missing}")
+    init = _times(times_in_last, "times_in_last", "M")
+    leads = _times(lead_times, "lead_times", "m")
+    if init.size != n or leads.size != t:
+        raise ValueError(
+            f"times_in_last has {init.size} values and lead_times {leads.size}, but pred has "
+            f"N={n} windows and T_out={t} leads"
+        )
+    if area_mask is not None:
+        m = _array(area_mask, "area_mask").astype(bool)
+        if grid_adjust is not None and m.shape == grid_adjust.shape:
+            m = grid_adjust.undo(m)
+        if m.shape != (h, w):
+            raise ValueError(f"area_mask: shape {m.shape}, expected the grid {(h, w)}")
+        p = np.where(m, p, np.float32(np.nan))
+    coords = {
+        "init_time": ("init_time", init, {"long_name": "time of the last input frame"}),
+        "lead_time": ("lead_time", leads, {"long_name": "forecast lead time after init_time"}),
+        "valid_time": (
+            ("init_time", "lead_time"),
+            init[:, None] + leads[None, :],
+            {"long_name": "time the forecast is valid for (init_time + lead_time)"},
+        ),
+        "lat": _coord(lat, "lat", h, grid_adjust),
+        "lon": _coord(lon, "lon", w, grid_adjust),
+    }
+    data_vars = {
+        name: (
+            ("init_time", "lead_time", "lat", "lon"),
+            p[:, :, i],
+            {
+                "units": unit_of[name],
+                "long_name": (long_names or {}).get(name, f"{name} forecast"),
+            },
+        )
+        for i, name in enumerate(names)
+    }
+    gattrs: dict[str, Any] = {
+        "title": "geostl forecast",
+        "geostl_version": __version__,
+        "model": model or "unknown",
+    }
+    if config is not None:
+        gattrs["config"] = config if isinstance(config, str) else _yaml(config)
+    if future_forcings is not None:
+        gattrs["future_forcings"] = future_forcings
+        if future_forcings == "oracle":
+            gattrs["warning"] = ORACLE_WARNING
+    gattrs.update(attrs or {})
+    ds = xr.Dataset(data_vars, coords=coords, attrs=gattrs)
+    enc: dict[str, dict[str, Any]] = {v: {"zlib": True, "complevel": 4} for v in names}
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def _yaml(cfg: Mapping[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=None, width=100)
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
