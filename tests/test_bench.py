@@ -1,0 +1,143 @@
+"""Benchmark: FLOP counts against hand counts, parameter counts, report round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from geostl.benchmark import (
+    FLOPS_NOTE,
+    backbone_inputs_fn,
+    bench_from_json,
+    bench_to_json,
+    bench_to_markdown,
+    benchmark_model,
+    count_flops,
+    measure_matmul_flops,
+    peak_memory,
+)
+
+
+class SmallConvNet(nn.Module):
+    """conv 3->8 (3x3, pad 1) on 16x16, ReLU, conv 8->4 (3x3, stride 2, pad 1) -> 8x8, linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 4, 3, stride=2, padding=1)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.c2(torch.relu(self.c1(x)))
+        return self.fc(h.flatten(1))
+
+
+def test_flops_of_a_conv_net_equal_the_hand_count() -> None:
+    # multiply-adds: output elements x (C_in x k x k) per conv, in x out per linear row
+    macs_c1 = (8 * 16 * 16) * (3 * 3 * 3)  # 55 296
+    macs_c2 = (4 * 8 * 8) * (8 * 3 * 3)  # 18 432
+    macs_fc = 256 * 10  # 2 560
+    fc = count_flops(SmallConvNet().eval(), (torch.randn(1, 3, 16, 16),))
+    assert fc.flops == 2 * (macs_c1 + macs_c2 + macs_fc) == 152_576
+    assert fc.macs == macs_c1 + macs_c2 + macs_fc
+    assert fc.by_op == {"aten.convolution": 2 * (macs_c1 + macs_c2), "aten.addmm": 2 * macs_fc}
+    # batch of 5: five times as many
+    assert count_flops(SmallConvNet(), torch.randn(5, 3, 16, 16)).flops == 5 * 152_576
+
+
+def test_flops_of_a_linear_layer_forward_and_backward() -> None:
+    lin = nn.Linear(32, 7)
+    x = torch.randn(3, 32)
+    assert count_flops(lin, x).flops == 2 * 3 * 32 * 7
+    # backward: grad of the weight (7x3 @ 3x32) and of the input (3x7 @ 7x32); x needs grad
+    x.requires_grad_(True)
+    assert count_flops(lin, x, train=True).flops == 3 * (2 * 3 * 32 * 7)
+    assert all(p.grad is None for p in lin.parameters())  # counting leaves no gradients
+
+
+class TinyBackbone(nn.Module):
+    """Backbone contract: (x, future_aux, t_out, truth=None) -> (B, t_out, C_out, H, W)."""
+
+    def __init__(self, t_in: int, c_in: int, t_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(t_in * c_in, t_out, 3, padding=1)
+        self.saw_truth = False
+
+    def forward(self, x, future_aux, t_out, truth=None):  # noqa: ANN001
+        b, t, c, h, w = x.shape
+        self.saw_truth = self.saw_truth or truth is not None
+        return self.conv(x.reshape(b, t * c, h, w)).reshape(b, t_out, 1, h, w)
+
+
+def test_benchmark_model_report_round_trip(tmp_path: Path) -> None:
+    model = TinyBackbone(4, 3, 2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    res = benchmark_model(
+        model,
+        backbone_inputs_fn((4, 3, 12, 10), out_channels=1, t_out=2, aux_channels=2),
+        batch_size=2,
+        train_inputs_fn=backbone_inputs_fn((4, 3, 12, 10), 1, 2, 2, train=True),
+        device="cpu",
+        warmup=1,
+        iters=2,
+        matmul_n=64,
+        name="tiny",
+        input_desc="4x3x12x10 -> 2",
+    )
+    assert res["params"] == sum(p.numel() for p in model.parameters()) == 12 * 2 * 9 + 2
+    assert res["flops"] == 2 * (2 * 12 * 10) * (12 * 9) and res["macs"] == res["flops"] // 2
+    assert res["train_flops"] == 2 * res["flops"]  # + weight gradient; input needs no grad
+    for key in ("infer_seq_per_s", "train_seq_per_s", "matmul_flops_per_s"):
+        assert res[key] > 0
+    assert res["infer_achieved_flops_per_s"] == res["flops"] * res["infer_seq_per_s"]
+    frac = res["train_achieved_flops_per_s"] / res["matmul_flops_per_s"]
+    assert res["train_fraction_of_matmul"] == pytest.approx(frac)
+    assert res["infer_peak_mem_bytes"] >= 0 and res["train_peak_mem_bytes"] >= 0
+    assert FLOPS_NOTE in res["notes"]
+    # the caller's model is untouched (benchmark works on a copy)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert not model.saw_truth
+
+    md = bench_to_markdown([res, {**res, "model": "tiny2", "train_seq_per_s": None}])
+    lines = md.splitlines()
+    assert lines[0].startswith("| model | input | batch | device | params (M) | GFLOPs | GMACs")
+    assert lines[2].startswith("| tiny | 4x3x12x10 -> 2 | 2 | cpu | 0.000 |")
+    assert "| tiny2 |" in lines[3] and "| - |" in lines[3]
+    assert "MACs = FLOPs / 2" in md and "memory:" in md
+
+    path = tmp_path / "bench.json"
+    text = bench_to_json([res], path)
+    assert bench_from_json(path) == [res] == bench_from_json(text)
+    with pytest.raises(ValueError, match="results"):
+        bench_from_json('{"rows": []}')
+
+
+def test_forecaster_style_batch_dict_and_matmul_rate() -> None:
+    class DictModel(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(6, 6)
+
+        def forward(self, batch: dict) -> dict:
+            return {"pred": self.lin(batch["inputs"]), "aux_losses": {}}
+
+    res = benchmark_model(
+        DictModel(),
+        lambda b: {"inputs": torch.randn(b, 6)},
+        batch_size=3,
+        warmup=0,
+        iters=1,
+        matmul_n=0,
+        device="cpu",
+    )
+    assert res["flops"] == 2 * 6 * 6 and "matmul_flops_per_s" not in res
+    assert measure_matmul_flops(n=32, iters=2) > 0
+    mem, method = peak_memory(lambda: torch.ones(1 << 22).sum(), torch.device("cpu"))  # 16 MiB
+    assert mem >= 0 and "cpu" in method
+    if "VmHWM" in method:  # the exact method (Linux): the 16 MiB tensor is seen
+        assert mem >= 15 * 2**20
+    with pytest.raises(ValueError, match="C_in=3"):
+        backbone_inputs_fn((4, 3, 8, 8), out_channels=1, t_out=2, aux_channels=0)
