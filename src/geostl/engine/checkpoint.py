@@ -40,18 +40,18 @@ _PLAIN = (str, int, float, bool, type(None))
 
 def check_plain(obj: Any, where: str = "checkpoint") -> None:
     """Raise ``TypeError`` naming the path of the first value that is not plain data."""
-    if isinstance(obj, _PLAIN) or isinstance(obj, torch.Tensor):
+    if type(obj) in _PLAIN or isinstance(obj, torch.Tensor):
         if isinstance(obj, torch.Tensor) and type(obj) is not torch.Tensor:
             if not isinstance(obj, torch.nn.Parameter):
                 raise TypeError(f"{where}: tensor subclass {type(obj).__name__} is not plain")
         return
-    if isinstance(obj, dict):
+    if type(obj) is dict:
         for k, v in obj.items():
-            if not isinstance(k, str | int):
+            if type(k) not in (str, int):
                 raise TypeError(f"{where}: dict key {k!r} ({type(k).__name__}) is not str/int")
             check_plain(v, f"{where}.{k}")
         return
-    if isinstance(obj, list | tuple):
+    if type(obj) in (list, tuple):
         for i, v in enumerate(obj):
             check_plain(v, f"{where}[{i}]")
         return
@@ -67,6 +67,8 @@ def to_plain(obj: Any) -> Any:
         return torch.from_numpy(np.ascontiguousarray(obj))
     if isinstance(obj, np.generic):
         return obj.item()
+    if isinstance(obj, str) and type(obj) is not str:  # e.g. torch's TorchVersion
+        return str(obj)
     if isinstance(obj, dict):
         return {k: to_plain(v) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -193,7 +195,7 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Mapping[str, Any]) -> P
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "geostl_version": geostl.__version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         **to_plain(dict(checkpoint)),
     }
     check_plain(payload)

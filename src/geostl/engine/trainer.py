@@ -189,9 +189,13 @@ class Trainer:
             return model
 
     # ------------------------------------------------------------------------------------------
-    def fit(self) -> dict[str, Any]:
+    def fit(self, stop_after_epochs: int | None = None) -> dict[str, Any]:
         """Train until ``epochs``, early stopping or the time budget; returns a summary dict
-        (``history``, ``best_val_loss``, ``best_epoch``, ``global_step``, ``stop_reason``)."""
+        (``history``, ``best_val_loss``, ``best_epoch``, ``global_step``, ``stop_reason``).
+
+        ``stop_after_epochs``: return (checkpoints written) after this many epochs of this
+        call, as if interrupted; the schedule still spans ``train.epochs``.
+        """
         cfg = self.cfg
         start = time.monotonic()
         device = resolve_device(cfg.device, _local_rank())
@@ -238,7 +242,7 @@ class Trainer:
         tb = TensorBoard(self.run_dir, enabled=self.tensorboard and main)
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        stop_reason = "epochs"
+        stop_reason, epochs_this_call = "epochs", 0
         if self.epoch >= cfg.epochs:
             stop_reason = "already complete"
         while self.epoch < cfg.epochs:
@@ -347,6 +351,10 @@ class Trainer:
                 break
             if cfg.early_stopping is not None and self.bad_epochs >= cfg.early_stopping:
                 stop_reason = "early_stopping"
+                break
+            epochs_this_call += 1
+            if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
+                stop_reason = "stop_after_epochs"
                 break
         tb.close()
         return {
