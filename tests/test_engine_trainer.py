@@ -112,6 +112,7 @@ def test_early_stopping_on_validation_loss(tmp_path):
     assert len(vals) == k + 1 < 6
 
 
+@pytest.mark.slow
 def test_validation_loss_falls_on_the_tec_sample(tmp_path):
     """A tiny conv model trained for 30 steps on real TEC maps improves on the val split."""
     ds, _, _ = tec_datasets(t_out=4)
