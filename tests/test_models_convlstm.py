@@ -1,0 +1,167 @@
+"""ConvLSTM: the published parameter count, shapes, gradients, rollout and scheduled sampling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from geostl.models import build_backbone, count_parameters
+from geostl.models.patching import split_patched_channels, unpatch
+
+
+def test_parameter_count_matches_seed_table_1():
+    """Iono configuration: 72×72, 1 channel, T_in 12, 4×128 hidden, filter 5, patch 4.
+
+    Independent count (OpenSTL layout, bias-free convolutions), frame channels p²·C = 16:
+      layer 0 conv_x 25·16·512 = 204 800, conv_h 25·128·512 = 1 638 400;
+      layers 1-3 conv_x + conv_h 2·1 638 400 each = 9 830 400;
+      readout 128·16 = 2 048                      → trainable 11 675 648;
+      OpenSTL's unused conv_o 25·256·128 = 819 200 and conv_last 256·128 = 32 768 per cell,
+      4 cells                                     → inert 3 407 872;
+      total 15 083 520 = 15.08 M (seed Table 1: 15.08 M).
+    """
+    net = build_backbone("convlstm", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
+    total = count_parameters(net)
+    assert total == 15_083_520
+    assert abs(total / 15.08e6 - 1) < 0.005
+    assert count_parameters(net, trainable_only=True) == 11_675_648
+    lean = build_backbone(
+        "convlstm", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=False
+    )
+    assert count_parameters(lean) == 11_675_648
+    # seed §1.6: concatenate-4 adds 3·16 input channels · 25·512 weights → 15.70 M
+    cat4 = build_backbone(
+        "convlstm", in_shape=(12, 4, 72, 72), out_channels=1, t_out=48, aux_channels=3
+    )
+    assert abs(count_parameters(cat4) / 15.70e6 - 1) < 0.005
+
+
+def _small(aux: int = 2, **kw):
+    torch.manual_seed(0)
+    return build_backbone(
+        "convlstm",
+        in_shape=(3, 1 + aux, 8, 8),
+        out_channels=1,
+        t_out=4,
+        aux_channels=aux,
+        num_hidden=[6, 5],
+        filter_size=3,
+        patch_size=2,
+        **kw,
+    )
+
+
+def _inputs(aux: int = 2, t_out: int = 4, b: int = 2, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, 3, 1 + aux, 8, 8, generator=g)
+    fa = torch.randn(b, t_out, aux, 8, 8, generator=g) if aux else None
+    truth = torch.randn(b, t_out, 1, 8, 8, generator=g)
+    return x, fa, truth
+
+
+def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
+    """Run the net and capture the patched frame given to the first cell at each step."""
+    fed = []
+    hook = net.cells[0].register_forward_pre_hook(lambda m, args: fed.append(args[0].detach()))
+    try:
+        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
+    finally:
+        hook.remove()
+    # future frame k is fed at step T_in + k; split the target channels, back to the grid
+    p = net.patch_size
+    future = torch.stack(fed[net.t_in :], dim=1)
+    target, aux = split_patched_channels(future, p, net.out_channels)
+    return out, unpatch(target, p), unpatch(aux, p)
+
+
+def test_shapes_and_every_parameter_gets_a_finite_gradient():
+    net = _small(layer_norm=True).train()
+    x, fa, truth = _inputs()
+    out = net(x, fa, 4, truth=truth, teacher_forcing=0.5)
+    assert out.shape == (2, 4, 1, 8, 8)
+    ((out - truth) ** 2).mean().backward()
+    for name, p in net.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None, name
+            assert torch.isfinite(p.grad).all(), name
+        else:  # OpenSTL's inert convolutions: frozen, never used
+            assert ".conv_o." in name or ".conv_last." in name, name
+            assert p.grad is None
+    assert net.aux_losses == {}
+
+
+def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
+    net = _small().eval()
+    x, fa, _ = _inputs(t_out=9)
+    with torch.no_grad():
+        out, fed_target, fed_aux = _fed_frames(net, x, fa, 9)
+        short = net(x, fa[:, :4], 4)
+    assert out.shape == (2, 9, 1, 8, 8)
+    assert torch.equal(fed_target, out[:, :8])  # step T_in + k gets the prediction of frame k
+    assert torch.equal(fed_aux, fa[:, :8])
+    torch.testing.assert_close(out[:, :4], short)  # a longer rollout extends the shorter one
+
+
+def test_teacher_forcing_one_feeds_exactly_the_truth():
+    net = _small().train()
+    x, fa, truth = _inputs()
+    out, fed_target, fed_aux = _fed_frames(net, x, fa, 4, truth=truth, tf=1.0)
+    assert torch.equal(fed_target, truth[:, :3])
+    assert torch.equal(fed_aux, fa[:, :3])
+    assert not torch.equal(fed_target, out[:, :3].detach())
+
+
+def test_teacher_forcing_zero_ignores_truth():
+    net = _small().train()
+    x, fa, truth = _inputs()
+    with torch.no_grad():
+        a = net(x, fa, 4, truth=truth, teacher_forcing=0.0)
+        b = net(x, fa, 4, truth=torch.randn_like(truth) * 100, teacher_forcing=0.0)
+        c = net(x, fa, 4)
+        d = net(x, fa, 4, truth=truth)  # teacher_forcing None = no teacher forcing
+    assert torch.equal(a, b) and torch.equal(a, c) and torch.equal(a, d)
+
+
+def test_partial_teacher_forcing_mixes_per_sample_and_step():
+    net = _small().train()
+    x, fa, truth = _inputs(b=16, t_out=6)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        out, fed, _ = _fed_frames(net, x, fa, 6, truth=truth, tf=0.5)
+    is_truth = (fed == truth[:, :5]).flatten(2).all(-1)  # (B, 5)
+    is_own = (fed == out[:, :5]).flatten(2).all(-1)
+    assert (is_truth ^ is_own).all()  # each sample/step gets exactly one of the two
+    assert 0.2 < is_truth.float().mean() < 0.8
+
+
+def test_auxiliary_channels_reach_the_prediction():
+    net = _small().eval()
+    x, fa, _ = _inputs()
+    with torch.no_grad():
+        base = net(x, fa, 4)
+        fa2 = fa.clone()
+        fa2[:, 1] += 1.0  # future aux of frame 1 is fed at the step that predicts frame 2
+        moved = net(x, fa2, 4)
+        x2 = x.clone()
+        x2[:, :, 1:] += 1.0  # past aux channels
+        moved_past = net(x2, fa, 4)
+    assert torch.equal(base[:, :2], moved[:, :2])  # causal: earlier frames untouched
+    assert (base[:, 2:] - moved[:, 2:]).abs().max() > 1e-6
+    assert (base - moved_past).abs().max() > 1e-6
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match=r"patch_size=4.*H=10"):
+        build_backbone("convlstm", in_shape=(3, 1, 10, 12), out_channels=1, t_out=2)
+    with pytest.raises(ValueError, match="C_in=2 must equal out_channels \\+ aux_channels"):
+        build_backbone("convlstm", in_shape=(3, 2, 8, 8), out_channels=1, t_out=2)
+    with pytest.raises(ValueError, match="stride must be 1"):
+        build_backbone("convlstm", in_shape=(3, 1, 8, 8), out_channels=1, t_out=2, stride=2)
+    net = _small()
+    x, fa, truth = _inputs()
+    with pytest.raises(ValueError, match="future_aux must have shape"):
+        net(x, None, 4)
+    with pytest.raises(ValueError, match="teacher_forcing must be in"):
+        net(x, fa, 4, truth=truth, teacher_forcing=1.5)
+    with pytest.raises(ValueError, match="x must have shape"):
+        net(x[:, :2], fa, 4)
