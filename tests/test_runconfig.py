@@ -186,3 +186,26 @@ def test_save_config_round_trip(tmp_path: Path) -> None:
     assert path == run / "config.yaml"
     assert yaml.safe_load(path.read_text()) == cfg
     assert load_config([path]) == cfg
+
+
+def test_spec_defaults_agree_with_the_engine_configs(tmp_path: Path) -> None:
+    engine = pytest.importorskip("geostl.engine.config")
+    cfg = load_config([write(tmp_path, "m.yaml", MINIMAL)])
+    assert cfg["train"] == engine.TrainConfig().to_dict()
+    assert cfg["eval"] == engine.EvalConfig().to_dict()
+    # a config the spec accepts builds the engine's configs unchanged
+    over = load_config(
+        [write(tmp_path, "m.yaml", MINIMAL)],
+        ["train.lr=3e-4", "train.grad_clip=1", "eval.figure_leads=[0, 5]", "train.amp=true"],
+    )
+    assert engine.TrainConfig.from_dict(over["train"]).to_dict() == over["train"]
+    assert engine.EvalConfig.from_dict(over["eval"]).to_dict() == over["eval"]
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["train.lr=0", "train.seed=-1", "train.scheduled_sampling.start=1.5", "train.grad_clip=0"],
+)
+def test_out_of_range_values(tmp_path: Path, override: str) -> None:
+    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.")):
+        load_config([write(tmp_path, "m.yaml", MINIMAL)], [override])

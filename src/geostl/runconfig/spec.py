@@ -52,6 +52,8 @@ class Field:
     choices: tuple[Any, ...] | None = None
     items: str | None = None
     minimum: float | None = None
+    maximum: float | None = None
+    exclusive_min: bool = False
     validator: Callable[[Any, str, str | None, bool], None] | None = None
 
     @property
@@ -66,7 +68,9 @@ class Field:
             what = "items in" if self.kind == "list" else "one of"
             text += f" ({what} {', '.join(map(str, self.choices))})"
         if self.minimum is not None:
-            text += f" >= {self.minimum:g}"
+            text += f" {'>' if self.exclusive_min else '>='} {self.minimum:g}"
+        if self.maximum is not None:
+            text += f" <= {self.maximum:g}"
         return text + (" or null" if self.nullable else "")
 
 
@@ -156,23 +160,23 @@ RUN_SPEC = Section(
                 "val_batch_size": _f("int", 4, minimum=1),
                 "num_workers": _f("int", 0, minimum=0),
                 "optimizer": _f("str", "adam", choices=("adam", "adamw")),
-                "lr": _f("float", 1e-3, minimum=0),
+                "lr": _f("float", 1e-3, minimum=0, exclusive_min=True),
                 "weight_decay": _f("float", 0.0, minimum=0),
                 "schedule": _f("str", "onecycle", choices=("onecycle", "cosine", "constant")),
                 "warmup_steps": _f("int", 0, minimum=0),
-                "grad_clip": _f("float", None, nullable=True, minimum=0),
+                "grad_clip": _f("float", None, nullable=True, minimum=0, exclusive_min=True),
                 "amp": _f("bool", False),
                 "compile": _f("bool", False),
                 "device": _f("str", "auto", choices=("auto", "cpu", "cuda")),
                 "early_stopping": _f("int", None, nullable=True, minimum=1),
-                "seed": _f("int", 0),
-                "max_minutes": _f("float", None, nullable=True, minimum=0),
+                "seed": _f("int", 0, minimum=0),
+                "max_minutes": _f("float", None, nullable=True, minimum=0, exclusive_min=True),
                 "max_steps_per_epoch": _f("int", None, nullable=True, minimum=1),
                 "scheduled_sampling": Section(
                     {
-                        "start": _f("float", 1.0, minimum=0),
+                        "start": _f("float", 1.0, minimum=0, maximum=1),
                         "decay_per_step": _f("float", 2.0e-5, minimum=0),
-                        "min": _f("float", 0.0, minimum=0),
+                        "min": _f("float", 0.0, minimum=0, maximum=1),
                     }
                 ),
                 "log_every": _f("int", 10, minimum=1),
@@ -255,7 +259,10 @@ def check_field(
         close = difflib.get_close_matches(str(value), [str(c) for c in spec.choices], cutoff=0.5)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         raise bad(f"got {value!r}{hint}")
-    if spec.minimum is not None and value < spec.minimum:
+    low = spec.minimum is not None and (
+        value <= spec.minimum if spec.exclusive_min else value < spec.minimum
+    )
+    if low or (spec.maximum is not None and value > spec.maximum):
         raise bad(f"got {value!r}")
     if spec.validator is not None:
         spec.validator(value, dotted, origin, complete)
