@@ -122,6 +122,10 @@ def test_overrides_use_yaml_scalar_rules(tmp_path: Path) -> None:
     assert cfg["train"]["lr"] == 3e-4
     assert cfg["model"]["backbone"] == {"name": "simvp", "hid_S": 16}  # convlstm kwargs dropped
     assert cfg["data"]["window"] == {"t_in": 4, "t_out": 24}
+    short = load_config([tmp_path / "m.yaml"], ["model.backbone=simvp"])
+    assert short["model"]["backbone"] == {"name": "simvp"}
+    same = load_config([tmp_path / "m.yaml"], ["model.backbone=convlstm"])
+    assert same["model"]["backbone"] == {"name": "convlstm", "num_hidden": [8, 8], "filter_size": 3}
     assert cfg["eval"]["baselines"] == ["persistence"]
     assert cfg["train"]["grad_clip"] == 1.0 and isinstance(cfg["train"]["grad_clip"], float)
     with pytest.raises(ConfigError, match="KEY=VALUE"):
@@ -186,6 +190,9 @@ def test_save_config_round_trip(tmp_path: Path) -> None:
     assert path == run / "config.yaml"
     assert yaml.safe_load(path.read_text()) == cfg
     assert load_config([path]) == cfg
+    fresh = save_config(cfg, tmp_path / "runs" / "not_yet")  # a run directory not created yet
+    assert fresh == tmp_path / "runs" / "not_yet" / "config.yaml" and fresh.is_file()
+    assert save_config(cfg, tmp_path / "resolved.yml").name == "resolved.yml"
 
 
 def test_spec_defaults_agree_with_the_engine_configs(tmp_path: Path) -> None:

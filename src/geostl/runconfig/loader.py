@@ -10,7 +10,8 @@ Order of precedence (later wins)::
 Merging: mappings merge key by key, everything else (lists included) is replaced. Two
 exceptions keep a layer from mixing incompatible entries: an entry of ``data.sources`` is
 replaced as a whole, and ``model.backbone`` is replaced as a whole when the later layer names a
-different backbone (its kwargs belong to the earlier one).
+different backbone (its kwargs belong to the earlier one). ``model.backbone: NAME`` is short for
+``model.backbone: {name: NAME}``.
 
 YAML scalars follow the YAML 1.2 core rules for numbers, so ``5e-4`` is a float (PyYAML's YAML
 1.1 resolver alone would read it as the string ``"5e-4"``).
@@ -80,6 +81,14 @@ def merge(base: Mapping[str, Any], top: Mapping[str, Any], path: str = "") -> di
     return out
 
 
+def _normalise(layer: dict[str, Any]) -> dict[str, Any]:
+    """``model.backbone: NAME`` (a string) is short for ``model.backbone: {name: NAME}``."""
+    model = layer.get("model")
+    if isinstance(model, Mapping) and isinstance(model.get("backbone"), str):
+        layer = {**layer, "model": {**model, "backbone": {"name": model["backbone"]}}}
+    return layer
+
+
 def _read_layer(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
     """One file with its ``_base_`` chain merged below it; each file checked on its own."""
     path = path.resolve()
@@ -94,7 +103,7 @@ def _read_layer(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a YAML mapping at the top, got {type(data).__name__}")
-    data = dict(data)
+    data = _normalise(dict(data))
     bases = data.pop(BASE_KEY, None)
     if bases is None:
         bases = []
@@ -166,7 +175,7 @@ def load_config(
     for p in paths:
         cfg = merge(cfg, _read_layer(Path(p), ()))
     for text in overrides:
-        layer = parse_override(text)
+        layer = _normalise(parse_override(text))
         check(layer, RUN_SPEC, origin=f"override {text!r}")
         cfg = merge(cfg, layer)
     files = ", ".join(str(p) for p in paths) or "no files"
@@ -200,10 +209,11 @@ def run_dir(cfg: Mapping[str, Any]) -> Path:
 def save_config(cfg: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Write the resolved config as YAML (atomically); ``load_config([path])`` reads it back.
 
-    ``path`` may be a directory (the run directory): the file is then ``config.yaml`` in it.
+    ``path`` is a ``.yaml``/``.yml`` file, or a directory (the run directory, created if
+    needed) in which ``config.yaml`` is written.
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() not in (".yaml", ".yml"):
         path = path / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=None, width=100)
