@@ -165,3 +165,21 @@ def test_bad_arguments_are_clear_errors():
         net(x, fa, 4, truth=truth, teacher_forcing=1.5)
     with pytest.raises(ValueError, match="x must have shape"):
         net(x[:, :2], fa, 4)
+
+
+def test_cell_step_against_a_float64_reference():
+    """One step equals the ConvLSTM equations written out: one conv over [x; h] → i, f, g, o."""
+    from geostl.models.backbones import ConvLSTMCell
+
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(3, 4, 6, 6, 3, layer_norm=False, inert_params=False).double()
+    x, h, c = torch.randn(2, 3, 6, 6), torch.randn(2, 4, 6, 6), torch.randn(2, 4, 6, 6)
+    x, h, c = x.double(), h.double(), c.double()
+    weight = torch.cat([cell.conv_x[0].weight, cell.conv_h[0].weight], dim=1)  # (16, 7, 3, 3)
+    z = torch.nn.functional.conv2d(torch.cat([x, h], dim=1), weight, padding=1)
+    i, f, g, o = z[:, 0:4], z[:, 4:8], z[:, 8:12], z[:, 12:16]
+    c_ref = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_ref = torch.sigmoid(o) * torch.tanh(c_ref)
+    h_new, c_new = cell(x, h, c)
+    torch.testing.assert_close(c_new, c_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h_new, h_ref, rtol=1e-12, atol=1e-12)

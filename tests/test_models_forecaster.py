@@ -160,3 +160,12 @@ def test_on_the_builtin_tec_sample():
         losses.append(loss.item())
     assert out["pred"].shape == (2, 12, 1, 72, 76)
     assert losses[-1] < 0.5 * losses[0]  # the loss falls on a real batch
+
+
+def test_omegaconf_config_becomes_plain_data():
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create(CONVLSTM)
+    fc = build_forecaster(cfg, META)
+    model_cfg, _ = fc.constructor_args()
+    assert type(model_cfg["backbone"]) is dict and type(model_cfg["backbone"]["num_hidden"]) is list
+    assert model_cfg == CONVLSTM

@@ -120,3 +120,14 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(KeyError, match=r"unknown model_type 'gsat'.*'gsta'"):
         build_backbone("simvp", in_shape=(3, 1, 8, 8), out_channels=1, t_out=3, model_type="gsat")
     assert "gsta" in TRANSLATOR_BLOCKS.available()
+
+
+def test_iono_latent_grid_and_translator_width():
+    """Encoder 72 → 36 → 18 with hid_S 64; the translator sees 12·64 = 768 channels."""
+    net = build_backbone("simvp", in_shape=(12, 1, 72, 72), out_channels=1, t_out=12).eval()
+    with torch.no_grad():
+        latent, skip = net.encoder(torch.zeros(1, 1, 72, 72))
+    assert latent.shape == (1, 64, 18, 18) and skip.shape == (1, 64, 72, 72)
+    first = net.translator.layers[0]
+    assert first.block.norm1.num_features == 768 and first.reduction.out_channels == 512
+    assert net.decoder.readout.out_channels == 1

@@ -17,7 +17,7 @@ may not appear in ``model.backbone``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -57,7 +57,7 @@ def _plain(obj: Any, where: str) -> Any:
     """Deep copy into plain dicts / lists / scalars (OmegaConf containers included)."""
     if isinstance(obj, Mapping):
         return {str(k): _plain(v, f"{where}.{k}") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)) or type(obj).__name__ == "ListConfig":
+    if isinstance(obj, Sequence) and not isinstance(obj, (str, bytes)):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return copy.copy(obj)
