@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -56,6 +57,27 @@ def test_flops_of_a_linear_layer_forward_and_backward() -> None:
     x.requires_grad_(True)
     assert count_flops(lin, x, train=True).flops == 3 * (2 * 3 * 32 * 7)
     assert all(p.grad is None for p in lin.parameters())  # counting leaves no gradients
+
+
+@pytest.mark.parametrize(
+    ("conv", "shape"),
+    [
+        (nn.Conv2d(16, 16, 7, padding=3, groups=16), (2, 16, 9, 11)),  # depthwise
+        (nn.Conv2d(8, 12, 3, stride=2, padding=2, dilation=2, groups=4), (1, 8, 10, 10)),
+        (nn.Conv2d(4, 6, 5, padding=2), (3, 4, 8, 8)),
+        (nn.ConvTranspose2d(6, 4, 2, stride=2, groups=2), (1, 6, 5, 7)),
+    ],
+)
+def test_conv_backward_counts_each_gradient_as_one_forward(conv: nn.Conv2d, shape: tuple) -> None:
+    x = torch.randn(*shape)
+    out = conv(x)
+    c_out_or_in, c_per_group, *kernel = conv.weight.shape
+    spatial = (x if isinstance(conv, nn.ConvTranspose2d) else out).shape[2:]
+    fwd = 2 * shape[0] * c_out_or_in * c_per_group * int(np.prod(kernel)) * int(np.prod(spatial))
+    assert count_flops(conv, x).flops == fwd
+    # weight gradient only (x needs no grad), then input and weight gradients
+    assert count_flops(conv, x, train=True).flops == 2 * fwd
+    assert count_flops(conv, x.requires_grad_(True), train=True).flops == 3 * fwd
 
 
 class TinyBackbone(nn.Module):

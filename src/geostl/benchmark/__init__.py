@@ -8,7 +8,7 @@ Public API::
     print(bench_to_markdown([res])); bench_to_json([res], "bench.json")
 """
 
-from .flops import FLOPS_NOTE, FlopCount, count_flops, default_loss
+from .flops import FLOPS_NOTE, FlopCount, conv_backward_flops, count_flops, default_loss
 from .matmul import measure_matmul_flops
 from .memory import peak_memory
 from .report import bench_from_json, bench_to_json, bench_to_markdown
@@ -22,6 +22,7 @@ __all__ = [
     "bench_from_json",
     "bench_to_json",
     "bench_to_markdown",
+    "conv_backward_flops",
     "benchmark_model",
     "count_flops",
     "default_loss",
