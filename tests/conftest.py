@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from geostl.allocator import tune_allocator
+
+# the test process allocates like the geostl command does (see geostl.allocator)
+tune_allocator()
+
 
 def shared_data_dir() -> Path:
     """``<repo>/../shared/data`` or ``$GEOSTL_SHARED_DATA``; may not exist."""

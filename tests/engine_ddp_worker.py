@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_toy import tec_datasets, tiny_model  # noqa: E402
+from geostl.allocator import tune_allocator  # noqa: E402
 from geostl.engine import (  # noqa: E402
     Trainer,
     dist_info,
@@ -22,6 +23,8 @@ from geostl.engine import (  # noqa: E402
     init_distributed,
     shutdown_distributed,  # noqa: E402
 )
+
+tune_allocator()
 
 
 def main(out: Path) -> None:

@@ -1,4 +1,4 @@
-"""The built-in demo end to end, checked against an independent NumPy computation."""
+"""The built-in demo end to end (a very short training), checked against independent NumPy."""
 
 from __future__ import annotations
 
@@ -9,27 +9,54 @@ import pytest
 import xarray as xr
 
 from geostl.cli import main
-from geostl.demo import TEC_DEMO_CONFIG, lead_labels
+from geostl.demo import DEMO_RUN_CONFIG, TEC_DEMO_CONFIG
+from geostl.engine import lead_labels
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out)]) == 0
+    out = tmp_path_factory.mktemp("runs") / "demo"
+    # a budget this small stops after the first training step; the outputs are all written
+    assert main(["demo", "--out", str(out), "--minutes", "0.01"]) == 0
     return out
 
 
-def test_demo_writes_its_outputs(demo_dir):
-    for name in ("metrics.json", "rmse_by_lead.md", "rmse_by_lead.csv", "rmse_by_lead.png"):
+def test_demo_writes_every_output(demo_dir):
+    expected = (
+        "config.yaml best.pt last.pt epochs.jsonl epochs.csv metrics.json metrics.md "
+        "rmse_by_lead.png forecast_maps.png forecast.gif forecast.nc"
+    ).split()
+    for name in expected:
         assert (demo_dir / name).stat().st_size > 0, name
-    tables = json.loads((demo_dir / "metrics.json").read_text())
-    assert set(tables) == {"persistence", "sun-fixed persistence", "climatology"}
-    md = (demo_dir / "rmse_by_lead.md").read_text()
-    assert "+3 h" in md and "TECU" in md
+    report = json.loads((demo_dir / "metrics.json").read_text())
+    assert set(report["tables"]) == {"model", "persistence", "sun-fixed persistence", "climatology"}
+    assert report["future_forcings"] == "known"
+    assert "+3 h" in (demo_dir / "metrics.md").read_text()
 
 
-def _rmse(tables, forecast, lead):
-    rows = tables[forecast]["rows"]
+def test_demo_forecast_netcdf_has_the_input_grid(demo_dir):
+    maps = xr.open_dataset(demo_dir / "forecast.nc")
+    from geostl.datasets import sample
+
+    tec = sample("tec")
+    np.testing.assert_array_equal(maps["lat"].values, tec["lat"].values)  # padding removed
+    np.testing.assert_array_equal(maps["lon"].values, tec["lon"].values)
+    t_out = TEC_DEMO_CONFIG["window"]["t_out"]
+    assert maps["tec"].dims == ("init_time", "lead_time", "lat", "lon")
+    assert maps.sizes["lead_time"] == t_out and maps["tec"].attrs["units"] == "TECU"
+    leads = maps["lead_time"].values.astype("timedelta64[m]").astype(int)
+    np.testing.assert_array_equal(leads, 15 * np.arange(1, t_out + 1))
+    first_init = np.datetime64(TEC_DEMO_CONFIG["splits"]["test"]["start"]) + np.timedelta64(
+        15 * (TEC_DEMO_CONFIG["window"]["t_in"] - 1), "m"
+    )
+    assert maps["init_time"].values[0] == first_init
+    assert np.isfinite(maps["tec"].values).all()
+
+
+def _rmse(report, forecast, lead):
+    rows = report["tables"][forecast]["rows"]
     (value,) = [
         r["value"]
         for r in rows
@@ -49,18 +76,26 @@ def test_demo_persistence_matches_independent_numpy(demo_dir, shared_data):
     starts = [s for s in range(len(times) - t_in - t_out + 1) if inside[s : s + t_in + t_out].all()]
     w = np.cos(np.deg2rad(ds["lat"].values))[:, None] * np.ones(ds.sizes["lon"])
     w[:, -1] = 0.0  # 180 E repeats -180 E
-    tables = json.loads((demo_dir / "metrics.json").read_text())
+    report = json.loads((demo_dir / "metrics.json").read_text())
     for k in (1, 6, 12):
         err = [(tec[s + t_in - 1] - tec[s + t_in - 1 + k]) ** 2 for s in starts]
         expected = np.sqrt(np.sum([(e * w).sum() for e in err]) / (w.sum() * len(err)))
         label = lead_labels(15.0, t_out)[k - 1]
-        assert _rmse(tables, "persistence", label) == pytest.approx(expected, rel=1e-6)
+        assert _rmse(report, "persistence", label) == pytest.approx(expected, rel=1e-6)
     # the Sun-fixed frame must beat plain persistence clearly at 3 hours
-    assert (
-        _rmse(tables, "persistence", "+3 h") / _rmse(tables, "sun-fixed persistence", "+3 h") > 1.5
-    )
+    ratio = _rmse(report, "persistence", "+3 h") / _rmse(report, "sun-fixed persistence", "+3 h")
+    assert ratio > 1.5
 
 
-def test_lead_labels():
-    assert lead_labels(15.0, 5) == ["+15 min", "+30 min", "+45 min", "+1 h", "+1.25 h"]
-    assert lead_labels(120.0, 2) == ["+2 h", "+4 h"]
+def test_demo_config_is_the_shipped_yaml(tmp_path):
+    """configs/tec_convlstm.yaml and the demo train the same model on the same data."""
+    from pathlib import Path
+
+    from geostl.runconfig import load_config
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "tec_convlstm.yaml"
+    cfg = load_config([path])
+    assert cfg["data"] == {**cfg["data"], **DEMO_RUN_CONFIG["data"]}
+    assert cfg["model"]["backbone"] == DEMO_RUN_CONFIG["model"]["backbone"]
+    for key, value in DEMO_RUN_CONFIG["train"].items():
+        assert cfg["train"][key] == value, key

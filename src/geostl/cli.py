@@ -1,21 +1,104 @@
 """The ``geostl`` command.
 
-Sub-commands so far:
-
-- ``geostl demo [--out DIR]``: the built-in demo (see :mod:`geostl.demo`).
-- ``geostl samples``: list the built-in real data samples.
+geostl train --config FILE.yaml [--config MORE.yaml] [key=value ...] [--resume CKPT]
+geostl test --ckpt RUN/best.pt [--out DIR]
+geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test]
+geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=value ...]
+geostl demo [--out DIR]
+geostl models | samples
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+
+def _train(args: argparse.Namespace) -> int:
+    from geostl.run import train
+    from geostl.runconfig import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    out = train(cfg, resume=args.resume, progress=args.progress)
+    print(f"run directory: {out}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from geostl.run import test_checkpoint
+
+    test_checkpoint(args.ckpt, args.out, progress=args.progress)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from geostl.run import predict_to_netcdf
+
+    path = predict_to_netcdf(args.ckpt, args.out, args.split, args.batch_size)
+    print(f"wrote {path}")
+    return 0
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from geostl.benchmark import bench_to_json, bench_to_markdown, benchmark_backbone
+
+    try:
+        shape = tuple(int(v) for v in args.shape.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4:
+        raise SystemExit(f"--shape: expected T_IN,C,H,W (four integers), got {args.shape!r}")
+    kwargs = {}
+    for item in args.kwargs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"backbone argument {item!r}: expected key=value")
+        kwargs[key] = _parse_value(value)
+    results = []
+    for name in args.model:
+        results.append(
+            benchmark_backbone(
+                name,
+                shape,
+                args.t_out or shape[0],
+                args.batch,
+                out_channels=args.out_channels,
+                aux_channels=shape[1] - args.out_channels,
+                backbone_kwargs=kwargs,
+                device=args.device,
+                warmup=args.warmup,
+                iters=args.iters,
+                train=not args.no_train,
+            )
+        )
+    print(bench_to_markdown(results))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        bench_to_json(results, args.json)
+        print(f"wrote {args.json}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from geostl.demo import run_demo
 
-    run_demo(args.out)
+    run_demo(args.out, minutes=args.minutes)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from geostl.models import available
+
+    print("\n".join(available()))
     return 0
 
 
@@ -35,21 +118,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"geostl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run the built-in demo on the real TEC sample")
-    demo.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
-    demo.set_defaults(func=_demo)
-    samples = sub.add_parser("samples", help="list the built-in real data samples")
-    samples.set_defaults(func=_samples)
+
+    p = sub.add_parser("train", help="train a model from a YAML config, then test it")
+    p.add_argument("--config", action="append", required=True, help="YAML file (repeatable)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=3e-4")
+    p.add_argument("--resume", default=None, help="checkpoint to continue from")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("test", help="evaluate a checkpoint against the baselines")
+    p.add_argument("--ckpt", required=True, help="checkpoint, e.g. runs/NAME/best.pt")
+    p.add_argument("--out", default=None, help="output directory (default: beside the ckpt)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=_test)
+
+    p = sub.add_parser("predict", help="write a checkpoint's forecasts as NetCDF")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--out", required=True, help="output NetCDF file")
+    p.add_argument("--split", default="test", help="split to forecast (default: test)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("bench", help="parameters, FLOPs/MACs, throughput, peak memory")
+    p.add_argument("--model", action="append", required=True, help="backbone name (repeatable)")
+    p.add_argument("--shape", default="12,1,72,72", help="T_IN,C,H,W (default 12,1,72,72)")
+    p.add_argument("--t-out", type=int, default=None, help="forecast frames (default T_IN)")
+    p.add_argument("--out-channels", type=int, default=1)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--no-train", action="store_true", help="skip the training-step timing")
+    p.add_argument("--json", default=None, help="also write the results as JSON")
+    p.add_argument("kwargs", nargs="*", help="backbone arguments, e.g. num_hidden=[64,64]")
+    p.set_defaults(func=_bench)
+
+    p = sub.add_parser("demo", help="train and evaluate a small model on the real TEC sample")
+    p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--minutes", type=float, default=2.5, help="training time budget")
+    p.set_defaults(func=_demo)
+
+    sub.add_parser("models", help="list the registered backbones").set_defaults(func=_models)
+    sub.add_parser("samples", help="list the built-in data samples").set_defaults(func=_samples)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from geostl.allocator import tune_allocator
+
+    tune_allocator()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        from geostl.runconfig import ConfigError
+
+        if isinstance(err, ConfigError) or args.command in ("train", "test", "predict"):
+            print(f"geostl {args.command}: error: {err}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

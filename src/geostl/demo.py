@@ -1,18 +1,18 @@
-"""The built-in demo: real TEC maps through the data pipeline, baselines through the metrics.
+"""The built-in demo: a small ConvLSTM trained on real TEC maps and scored against the baselines.
 
 It reads the built-in 2-day 15-minute UPC (UQRG) global TEC sample and its OMNI2 drivers,
-builds train / validation / test windows (2 h in, 3 h out) with chronological splits,
-forecasts the held-out final hours with persistence, sun-fixed persistence and a
-time-of-day climatology fitted on the train split, and reports RMSE per lead time in TECU
-(cos-latitude weighted, the repeated 180 E meridian counted once).
+builds train / validation / test windows (2 h in, 3 h out) with chronological splits, trains a
+2-layer ConvLSTM for a fixed time budget on the CPU, and scores its best checkpoint on the
+held-out final hours beside persistence, sun-fixed persistence and a time-of-day climatology
+(RMSE per lead time in TECU, cos-latitude weighted, the repeated 180 E meridian counted once).
 
-Outputs in the run directory: ``metrics.json`` (every metric of every forecast),
-``metrics.csv``, ``rmse_by_lead.md`` and ``rmse_by_lead.png``.
+The run directory gets everything a ``geostl train`` run writes (config.yaml, best.pt, last.pt,
+epochs.jsonl/.csv, metrics.json, metrics.md, rmse_by_lead.png, forecast_maps.png, forecast.gif)
+plus ``forecast.nc``, the test forecasts as NetCDF.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from geostl.baselines import Climatology, persistence, sun_fixed_persistence
-from geostl.data import build_datasets
-from geostl.datasets import sample
-from geostl.metrics import ForecastMetrics, compare_tables, meridian_weights
+from geostl.metrics import ForecastMetrics, meridian_weights
 
 # Fixed scalings of the ionosphere seed (TEC / 200 TECU, Kp / 10, F10.7 / 400, (Dst + 500) / 600)
 TEC_DEMO_CONFIG: dict[str, Any] = {
@@ -56,6 +54,32 @@ TEC_DEMO_CONFIG: dict[str, Any] = {
         },
     },
     "future_forcings": "known",
+}
+
+#: the whole run config of the demo (``configs/tec_convlstm.yaml`` holds the same settings)
+DEMO_RUN_CONFIG: dict[str, Any] = {
+    "run": {"name": "demo", "dir": "runs"},
+    "data": {
+        "sources": {"maps": {"sample": "tec"}, "omni": {"sample": "tec_drivers"}},
+        **TEC_DEMO_CONFIG,
+        "padding": {"multiple": 4},
+    },
+    "model": {
+        "backbone": {"name": "convlstm", "num_hidden": [32, 32], "filter_size": 5, "patch_size": 4},
+        "fusion": "concat",
+    },
+    "train": {
+        "epochs": 30,
+        "batch_size": 8,
+        "val_batch_size": 4,
+        "optimizer": "adam",
+        "lr": 1.0e-3,
+        "schedule": "onecycle",
+        "seed": 0,
+        "max_minutes": 2.5,
+        "scheduled_sampling": {"start": 1.0, "decay_per_step": 2.0e-3, "min": 0.0},
+    },
+    "eval": {"batch_size": 8, "baselines": ["persistence", "sun_fixed", "climatology"]},
 }
 
 
@@ -111,53 +135,21 @@ def evaluate_baselines(datasets: dict, sources: dict, batch_size: int = 16) -> d
 FORECASTS = ("persistence", "sun-fixed persistence", "climatology")
 
 
-def plot_rmse_by_lead(tables: dict, channel: str, unit: str, path: Path) -> None:
-    """RMSE (cos-latitude weighted) per lead time, one line per forecast."""
-    import matplotlib
+def run_demo(out_dir: str | Path, minutes: float = 2.4) -> Path:
+    """Train, evaluate and predict into ``out_dir``; prints the RMSE table. Returns the run dir."""
+    from geostl.run import predict_to_netcdf, train
+    from geostl.runconfig import check, fill_defaults
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
-    for name, table in tables.items():
-        leads = [lead for lead in table.leads() if lead != "all"]
-        values = [table.value("rmse", channel, lead, "lat") for lead in leads]
-        ax.plot(range(1, len(leads) + 1), values, marker="o", label=name)
-    ax.set_xticks(range(1, len(leads) + 1), leads, rotation=45, ha="right")
-    ax.set_xlabel("lead time")
-    ax.set_ylabel(f"RMSE ({unit})")
-    ax.set_title(f"{channel}: RMSE by lead time (cos-latitude weighted)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def run_demo(out_dir: str | Path) -> dict[str, Any]:
-    """Run the demo into ``out_dir`` and return the tables; prints the RMSE table."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sources = {"maps": sample("tec"), "omni": sample("tec_drivers")}
-    datasets = build_datasets(TEC_DEMO_CONFIG, sources)
-    test = datasets["test"]
+    cfg = fill_defaults(check(DEMO_RUN_CONFIG, origin="geostl.demo", complete=True))
+    cfg["run"] = {"name": out.name, "dir": str(out.parent)}
+    cfg["train"]["max_minutes"] = float(minutes)
     print(
-        f"TEC sample: {sources['maps'].sizes['time']} maps of "
-        f"{sources['maps'].sizes['lat']}x{sources['maps'].sizes['lon']}, "
-        f"step {test.time_step / np.timedelta64(1, 'm'):g} min; "
-        f"windows train/val/test = {len(datasets['train'])}/{len(datasets['val'])}/{len(test)} "
-        f"({test.t_in} in, {test.t_out} out)"
+        f"geostl demo: training a 2-layer ConvLSTM on the built-in UQRG TEC sample for at most "
+        f"{minutes:g} min on the CPU, then scoring it on the held-out final hours"
     )
-    tables = evaluate_baselines(datasets, sources)
-    channel, unit = "tec", test.units["tec"]
-    rmse = compare_tables(tables, metric="rmse", channel=channel, weighting="lat")
-    markdown = rmse.to_markdown()
-    print(f"\nRMSE ({unit}) on the test split, by lead time:\n")
-    print(markdown)
-    (out / "rmse_by_lead.md").write_text(markdown + "\n")
-    rmse.to_csv(out / "rmse_by_lead.csv")
-    combined = {name: table.to_dict() for name, table in tables.items()}
-    (out / "metrics.json").write_text(json.dumps(combined, indent=1, allow_nan=False) + "\n")
-    plot_rmse_by_lead(tables, channel, unit, out / "rmse_by_lead.png")
-    print(f"\nWrote metrics.json, rmse_by_lead.md/.csv/.png to {out}")
-    return tables
+    run = train(cfg, progress=False)
+    nc = predict_to_netcdf(run / "best.pt", run / "forecast.nc")
+    print(f"\nWrote to {run}: " + ", ".join(sorted(p.name for p in run.iterdir() if p.is_file())))
+    print(f"(test forecasts as NetCDF: {nc.name})")
+    return run

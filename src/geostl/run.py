@@ -1,0 +1,236 @@
+"""What the ``geostl train / test / predict`` commands do, as functions.
+
+The flow is one-directional: a resolved run config -> sources (readers) -> windowed datasets
+(normaliser fitted on train, or taken from a checkpoint) -> Forecaster -> Trainer -> the best
+checkpoint -> evaluation on the test split against the baselines -> tables, figures, NetCDF.
+
+Everything a run writes lands in its run directory::
+
+    config.yaml           the resolved config
+    best.pt, last.pt      self-describing checkpoints (torch.load(weights_only=True))
+    epochs.jsonl/.csv     one line per epoch
+    metrics.json          {forecast: MetricTable} for the model and every baseline
+    metrics.md            RMSE per lead beside the baselines, and the model's full table
+    rmse_by_lead.png      RMSE per lead, model against the baselines
+    forecast_maps.png     truth / forecast / error maps at several leads for one test window
+    forecast.gif          truth and forecast through the lead times
+    forecast.nc           (geostl predict) forecasts with the input's coordinates
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from geostl.data import build_datasets
+from geostl.engine import (
+    EvalConfig,
+    Trainer,
+    build_model_from_checkpoint,
+    dist_info,
+    evaluate,
+    load_checkpoint,
+    normaliser_from_checkpoint,
+    predict_windows,
+    seed_everything,
+)
+from geostl.metrics import MetricTable, compare_tables
+from geostl.models import build_forecaster, meta_from_dataset
+from geostl.outputs import (
+    plot_forecast_maps,
+    plot_metric_by_lead,
+    write_forecast_gif,
+    write_forecast_netcdf,
+)
+from geostl.runconfig import open_sources, run_dir, save_config
+
+ORACLE_NOTE = (
+    "NOTE: this run fed the true future values of observed drivers to the model "
+    "(future_forcings: oracle); its skill is not reachable in real forecasting."
+)
+
+
+def data_section(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The run config's ``data`` section without ``sources`` (the DataConfig dict)."""
+    return {k: v for k, v in cfg["data"].items() if k != "sources"}
+
+
+def prepare(cfg: Mapping[str, Any], normaliser=None) -> tuple[dict, dict]:
+    """Open the sources and build the windowed datasets of every split."""
+    sources = open_sources(cfg["data"]["sources"])
+    datasets = build_datasets(data_section(cfg), sources, normaliser=normaliser)
+    return sources, datasets
+
+
+def train(
+    cfg: Mapping[str, Any], resume: str | Path | None = None, progress: bool | None = None
+) -> Path:
+    """Train the configured model, then evaluate its best checkpoint on the test split.
+
+    Returns the run directory.
+    """
+    seed_everything(int(cfg["train"]["seed"]))
+    out = run_dir(cfg)
+    sources, datasets = prepare(cfg)
+    model = build_forecaster(cfg["model"], meta_from_dataset(datasets["train"]))
+    if dist_info().is_main:
+        save_config(cfg, out / "config.yaml")
+        _say_policy(datasets["train"])
+    trainer = Trainer(
+        model, datasets, cfg["train"], cfg["eval"], out, dict(cfg), progress, resume=resume
+    )
+    summary = trainer.fit()
+    if dist_info().is_main:
+        print(
+            f"trained {summary['global_step']} steps; best validation loss "
+            f"{summary['best_val_loss']:.6g} at epoch {summary['best_epoch']} "
+            f"({summary['stop_reason']})"
+        )
+    if "test" in datasets:
+        best = out / "best.pt"
+        model = build_model_from_checkpoint(load_checkpoint(best))
+        evaluate_and_report(model, datasets, sources, cfg, out, f"{best}", progress)
+    return out
+
+
+def _say_policy(dataset) -> None:
+    if dataset.uses_future_observed:
+        print(ORACLE_NOTE)
+
+
+def evaluate_and_report(
+    model: torch.nn.Module,
+    datasets: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    cfg: Mapping[str, Any],
+    out: Path,
+    label: str,
+    progress: bool | None = None,
+) -> dict[str, MetricTable]:
+    """Score ``model`` and the baselines on the test split; write tables and figures."""
+    test = datasets["test"]
+    eval_cfg = EvalConfig.from_dict(cfg["eval"])
+    tables = evaluate(
+        model, test, eval_cfg, sources, train=datasets.get("train"), progress=bool(progress)
+    )
+    if not dist_info().is_main:
+        return tables
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(tables, test, out, label)
+    write_figures(model, test, tables, eval_cfg, out)
+    return tables
+
+
+def write_tables(tables: Mapping[str, MetricTable], test, out: Path, label: str) -> None:
+    """metrics.json (every table), metrics.md (RMSE beside the baselines + model table)."""
+    combined = {
+        "checkpoint": label,
+        "future_forcings": test.future_forcings,
+        "tables": {name: table.to_dict() for name, table in tables.items()},
+    }
+    (out / "metrics.json").write_text(json.dumps(combined, indent=1, allow_nan=False) + "\n")
+    parts = [f"# Test metrics of {label}\n"]
+    if test.uses_future_observed:
+        parts.append(ORACLE_NOTE + "\n")
+    for channel in test.target_names:
+        rmse = compare_tables(tables, metric="rmse", channel=channel, weighting="lat")
+        text = rmse.to_markdown()
+        parts.append(text + "\n")
+        print(f"\nRMSE ({test.units.get(channel, '')}) of {channel} on the test split:\n")
+        print(text)
+        model = tables["model"]
+        weighted = [m for m in model.metrics() if "lat" in model.weightings(m)]
+        pivot = model.pivot(channel, weighting="lat", metrics=weighted)
+        parts.append(pivot.to_markdown() + "\n")
+    (out / "metrics.md").write_text("\n".join(parts))
+
+
+def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
+    """RMSE-by-lead plot, truth/forecast/error maps and a GIF for one test window."""
+    channel = test.target_names[0]
+    units = test.units.get(channel, "")
+    plot_metric_by_lead(out / "rmse_by_lead.png", tables, channel, "rmse", "lat")
+    index = eval_cfg.figure_window % len(test)
+    batch = {k: v[None] for k, v in test[index].items()}
+    model.eval()
+    with torch.inference_mode():
+        device = next(model.parameters()).device
+        pred = model({k: v.to(device) for k, v in batch.items()})["pred"].cpu().double()
+    names = test.target_names
+    pred = test.normaliser.inverse(pred, names, axis=2)[0, :, 0]
+    truth = test.normaliser.inverse(batch["targets"].double(), names, axis=2)[0, :, 0]
+    valid = batch["target_mask"][0, :, 0]
+    init = batch["times_in"][0, -1].item()
+    leads = (batch["times_out"][0] - init).numpy().astype("timedelta64[ns]")
+    common = dict(
+        valid=valid,
+        lead_times=leads,
+        init_time=np.datetime64(init, "ns"),
+        channel=channel,
+        units=units,
+        grid_adjust=test.grid_adjust,
+    )
+    plot_forecast_maps(
+        out / "forecast_maps.png",
+        truth,
+        pred,
+        test.lat,
+        test.lon,
+        leads=eval_cfg.figure_leads,
+        **common,
+    )
+    write_forecast_gif(out / "forecast.gif", truth, pred, test.lat, test.lon, **common)
+
+
+def test_checkpoint(
+    ckpt_path: str | Path, out: str | Path | None = None, progress: bool | None = None
+) -> dict[str, MetricTable]:
+    """``geostl test``: evaluate a checkpoint on its config's test split (no other file)."""
+    ckpt = load_checkpoint(ckpt_path)
+    cfg = ckpt["config"]
+    sources, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
+    if "test" not in datasets:
+        raise KeyError(f"{ckpt_path}: the run config has no test split (data.splits.test)")
+    model = build_model_from_checkpoint(ckpt)
+    target = Path(out) if out is not None else Path(ckpt_path).parent / "test"
+    return evaluate_and_report(model, datasets, sources, cfg, target, str(ckpt_path), progress)
+
+
+def predict_to_netcdf(
+    ckpt_path: str | Path, out: str | Path, split: str = "test", batch_size: int = 8
+) -> Path:
+    """``geostl predict``: forecasts for every window of ``split`` written as NetCDF."""
+    ckpt = load_checkpoint(ckpt_path)
+    cfg = ckpt["config"]
+    _, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
+    if split not in datasets:
+        raise KeyError(f"{ckpt_path}: no split {split!r} in the run config ({sorted(datasets)})")
+    dataset = datasets[split]
+    model = build_model_from_checkpoint(ckpt)
+    preds, inits = [], []
+    for batch, pred in predict_windows(model, dataset, batch_size):
+        preds.append(pred.float())
+        inits.append(batch["times_in"][:, -1])
+    times = dataset.window_times(0)
+    leads = times[dataset.t_in :] - times[dataset.t_in - 1]
+    return write_forecast_netcdf(
+        out,
+        torch.cat(preds).numpy(),
+        torch.cat(inits).numpy(),
+        leads,
+        dataset.lat,
+        dataset.lon,
+        dataset.target_names,
+        dataset.units,
+        long_names=dataset.long_names,
+        grid_adjust=dataset.grid_adjust,
+        area_mask=dataset.area_mask.numpy(),
+        model=str(cfg["model"]["backbone"]["name"]),
+        config=cfg,
+        future_forcings=dataset.future_forcings,
+    )
