@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import torch
@@ -22,7 +23,10 @@ def measure_matmul_flops(
     iters: int = 10,
     warmup: int = 2,
 ) -> float:
-    """Achieved FLOP/s of an (n x n) @ (n x n) product (2 n^3 FLOPs each), best of ``iters``.
+    """Achieved FLOP/s of an (n x n) @ (n x n) product (2 n^3 FLOPs each), median of ``iters``.
+
+    The median (not the best) repetition, so that on a shared, noisy machine it compares
+    with a model's mean throughput rather than with a lucky peak.
 
     Args:
         n: matrix size.
@@ -31,7 +35,7 @@ def measure_matmul_flops(
         iters, warmup: timed and untimed repetitions.
 
     Returns:
-        FLOP/s (float) of the fastest timed repetition.
+        FLOP/s (float) of the median timed repetition.
     """
     dev = torch.device(device)
     if n < 1 or iters < 1:
@@ -43,10 +47,10 @@ def measure_matmul_flops(
     for _ in range(warmup):
         torch.mm(a, b, out=out)
     sync(dev)
-    best = float("inf")
+    times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         torch.mm(a, b, out=out)
         sync(dev)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n**3 / best
+        times.append(time.perf_counter() - t0)
+    return 2.0 * n**3 / statistics.median(times)
