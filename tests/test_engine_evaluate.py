@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from baseline_reference import evaluate_baselines
+from baseline_reference import lead_labels as demo_lead_labels
 from engine_toy import tec_datasets, tiny_model
-from geostl.demo import evaluate_baselines
-from geostl.demo import lead_labels as demo_lead_labels
 from geostl.engine import evaluate, lead_labels, predict_windows
 
 

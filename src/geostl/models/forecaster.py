@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from geostl.models.registry import BACKBONES, FUSIONS, _close
+from geostl.models.sun_frame import SunFixedFrame
 
 META_KEYS = (
     "t_in",
@@ -34,7 +35,10 @@ META_KEYS = (
     "height",
     "width",
 )
-MODEL_KEYS = ("backbone", "fusion")
+OPTIONAL_META_KEYS = ("lon", "time_step_hours")
+MODEL_KEYS = ("backbone", "fusion", "residual", "frame")
+RESIDUAL_MODES = ("none", "last")
+FRAMES = ("geographic", "sun_fixed")
 RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
 
 
@@ -78,24 +82,41 @@ def _unknown_keys(given: Mapping[str, Any], allowed: tuple[str, ...], where: str
         )
 
 
-def check_meta(meta: Mapping[str, Any]) -> dict[str, int]:
-    """Validate ``meta``: exactly the contract's keys, non-negative ints (channels, sizes > 0)."""
-    _unknown_keys(meta, META_KEYS, "meta")
+def check_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``meta``: the contract's keys as non-negative ints (channels, sizes > 0), plus
+    the optional ``lon`` ((W,) degrees east) and ``time_step_hours`` (float or None)."""
+    _unknown_keys(meta, META_KEYS + OPTIONAL_META_KEYS, "meta")
     missing = [k for k in META_KEYS if k not in meta]
     if missing:
         raise KeyError(f"meta is missing {missing}; expected keys {list(META_KEYS)}")
-    out = {}
+    out: dict[str, Any] = {}
     for key in META_KEYS:
         value = meta[key]
         low = 0 if key in ("forcing_channels", "static_channels") else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"meta[{key!r}] must be an int >= {low}, got {value!r}")
         out[key] = int(value)
+    if meta.get("lon") is not None:
+        lon = [float(v) for v in meta["lon"]]
+        if len(lon) != out["width"]:
+            raise ValueError(f"meta['lon'] has {len(lon)} values, meta['width'] is {out['width']}")
+        out["lon"] = lon
+    if meta.get("time_step_hours") is not None:
+        out["time_step_hours"] = float(meta["time_step_hours"])
     return out
 
 
-def meta_from_dataset(dataset: Any) -> dict[str, int]:
-    """The ``meta`` dict of a :class:`geostl.data.WindowDataset` (grid size after padding)."""
+def meta_from_dataset(dataset: Any) -> dict[str, Any]:
+    """The ``meta`` dict of a :class:`geostl.data.WindowDataset` (grid size after padding;
+    ``lon`` of the padded grid; ``time_step_hours`` None for calendar-monthly axes)."""
+    import numpy as np
+
+    step = np.timedelta64(dataset.time_step)
+    hours = (
+        None
+        if np.datetime_data(step.dtype)[0] in ("Y", "M")
+        else float(step / np.timedelta64(1, "h"))
+    )
     return {
         "t_in": int(dataset.t_in),
         "t_out": int(dataset.t_out),
@@ -104,15 +125,37 @@ def meta_from_dataset(dataset: Any) -> dict[str, int]:
         "static_channels": len(dataset.static_names),
         "height": len(dataset.lat),
         "width": len(dataset.lon),
+        "lon": [float(v) for v in dataset.lon],
+        "time_step_hours": hours,
     }
+
+
+def _zero_readout(backbone: nn.Module, name: str) -> None:
+    """Zero the backbone's final layer (the module named ``readout``), so that a residual
+    Forecaster starts exactly at its reference forecast and training moves away from it."""
+    found = [m for n, m in backbone.named_modules() if n.split(".")[-1] == "readout"]
+    if len(found) != 1:
+        raise ValueError(
+            f"model.residual: backbone {name!r} must have exactly one final layer named "
+            f"'readout' to start from the reference forecast, found {len(found)}"
+        )
+    with torch.no_grad():
+        for p in found[0].parameters():
+            p.zero_()
 
 
 class Forecaster(nn.Module):
     """Fusion + backbone; ``forward(batch) -> {"pred", "aux_losses"}`` in normalised units.
 
     Args:
-        model_cfg: ``{"backbone": {"name": ..., **kwargs} | name, "fusion": name}``
-            (fusion defaults to ``"concat"``).
+        model_cfg: ``{"backbone": {"name": ..., **kwargs} | name, "fusion": name,
+            "residual": "none" | "last"}`` (fusion defaults to ``"concat"``). With
+            ``residual: last`` the backbone forecasts the change from the last input frame of
+            the target channels (inputs, truth and fed-back outputs are all taken relative to
+            it) and the Forecaster adds that frame back: persistence is the zero forecast.
+            ``"frame": "sun_fixed"`` runs the backbone in longitudes that turn with the Sun
+            (:mod:`geostl.models.sun_frame`; global grids with an hourly time step); with
+            ``residual: last`` its zero forecast is sun-fixed persistence.
         meta: the data's shape description (see module docstring).
     """
 
@@ -164,6 +207,24 @@ class Forecaster(nn.Module):
         except (KeyError, TypeError, ValueError) as err:
             raise type(err)(f"model.backbone: {err.args[0] if err.args else err}") from err
         self.t_out = m["t_out"]
+        self.residual = str(cfg.get("residual", "none"))
+        if self.residual not in RESIDUAL_MODES:
+            raise ValueError(
+                f"model.residual: expected one of {RESIDUAL_MODES}, got {self.residual!r}"
+            )
+        if self.residual == "last":
+            _zero_readout(self.backbone, backbone_cfg["name"])
+        self.frame_name = str(cfg.get("frame", "geographic"))
+        if self.frame_name not in FRAMES:
+            raise ValueError(f"model.frame: expected one of {FRAMES}, got {self.frame_name!r}")
+        self.sun_frame = None
+        if self.frame_name == "sun_fixed":
+            if "lon" not in m or "time_step_hours" not in m:
+                raise ValueError(
+                    "model.frame: sun_fixed needs the grid's longitudes and an hourly-convertible "
+                    "time step in meta ('lon', 'time_step_hours'); monthly data cannot use it"
+                )
+            self.sun_frame = SunFixedFrame(m["lon"], m["time_step_hours"])
 
     def constructor_args(self) -> tuple[dict[str, Any], dict[str, int]]:
         """Plain copies of (model_cfg, meta): ``Forecaster(*f.constructor_args())`` rebuilds it."""
@@ -193,7 +254,26 @@ class Forecaster(nn.Module):
         truth = batch.get("targets") if self.training else None
         if truth is not None:
             truth = truth.to(x.dtype)
+        if self.sun_frame is not None:
+            before, ahead = self.sun_frame.offsets_hours(x.shape[1], t_out)
+            x = self.sun_frame.to_frame(x, before)
+            if future_aux is not None:
+                future_aux = self.sun_frame.to_frame(future_aux, ahead)
+            if truth is not None:
+                truth = self.sun_frame.to_frame(truth, ahead)
+        if self.residual == "last":
+            # The backbone works on differences from the last input frame of the targets:
+            # inputs, truth and its own fed-back outputs are all in that frame of reference.
+            c = self._meta["target_channels"]
+            last = x[:, -1:, :c]
+            x = torch.cat([x[:, :, :c] - last, x[:, :, c:]], dim=2)
+            if truth is not None:
+                truth = truth - last
         pred = self.backbone(x, future_aux, t_out, truth=truth, teacher_forcing=teacher_forcing)
+        if self.residual == "last":
+            pred = pred + last
+        if self.sun_frame is not None:
+            pred = self.sun_frame.from_frame(pred, ahead)
         aux_losses = dict(getattr(self.backbone, "aux_losses", {}) or {})
         return {"pred": pred, "aux_losses": aux_losses}
 

@@ -150,7 +150,12 @@ RUN_SPEC = Section(
             required=True,
         ),
         "model": Section(
-            {"backbone": _f("mapping", validator=_check_backbone), "fusion": _f("str", "concat")},
+            {
+                "backbone": _f("mapping", validator=_check_backbone),
+                "fusion": _f("str", "concat"),
+                "residual": _f("str", "none", choices=("none", "last")),
+                "frame": _f("str", "geographic", choices=("geographic", "sun_fixed")),
+            },
             required=True,
         ),
         "train": Section(
