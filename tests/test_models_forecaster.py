@@ -132,6 +132,9 @@ def test_on_the_builtin_tec_sample():
     cfg = {**TEC_DEMO_CONFIG, "padding": {"multiple": 4}}
     data = build_datasets(cfg, {"maps": sample("tec"), "omni": sample("tec_drivers")})
     meta = meta_from_dataset(data["train"])
+    lon = meta.pop("lon")
+    assert lon[0] == -180.0 and lon[72] == 180.0 and lon[-1] == 195.0  # padded columns go on
+    assert meta.pop("time_step_hours") == 0.25
     assert meta == {
         "t_in": 8,
         "t_out": 12,
