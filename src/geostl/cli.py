@@ -20,8 +20,11 @@ def _train(args: argparse.Namespace) -> int:
     from geostl.runconfig import load_config
 
     cfg = load_config(args.config, args.overrides)
+    from geostl.engine import dist_info
+
     out = train(cfg, resume=args.resume, progress=args.progress)
-    print(f"run directory: {out}")
+    if dist_info().is_main:
+        print(f"run directory: {out}")
     return 0
 
 
