@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train and evaluate a small model on the real TEC sample")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
-    p.add_argument("--minutes", type=float, default=2.5, help="training time budget")
+    p.add_argument("--minutes", type=float, default=None, help="training time budget (default 2.4)")
     p.set_defaults(func=_demo)
 
     sub.add_parser("models", help="list the registered backbones").set_defaults(func=_models)

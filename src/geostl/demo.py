@@ -80,7 +80,7 @@ DEMO_RUN_CONFIG: dict[str, Any] = {
 }
 
 
-def run_demo(out_dir: str | Path, minutes: float = 2.4) -> Path:
+def run_demo(out_dir: str | Path, minutes: float | None = None) -> Path:
     """Train, evaluate and predict into ``out_dir``; prints the RMSE table. Returns the run dir."""
     from geostl.run import predict_to_netcdf, train
     from geostl.runconfig import check, fill_defaults
@@ -88,7 +88,9 @@ def run_demo(out_dir: str | Path, minutes: float = 2.4) -> Path:
     out = Path(out_dir)
     cfg = fill_defaults(check(DEMO_RUN_CONFIG, origin="geostl.demo", complete=True))
     cfg["run"] = {"name": out.name, "dir": str(out.parent)}
-    cfg["train"]["max_minutes"] = float(minutes)
+    if minutes is not None:
+        cfg["train"]["max_minutes"] = float(minutes)
+    minutes = cfg["train"]["max_minutes"]
     print(
         f"geostl demo: training a 2-layer ConvLSTM on the built-in UQRG TEC sample for at most "
         f"{minutes:g} min on the CPU, then scoring it on the held-out final hours"
