@@ -99,3 +99,36 @@ def test_demo_config_is_the_shipped_yaml(tmp_path):
     assert cfg["model"]["backbone"] == DEMO_RUN_CONFIG["model"]["backbone"]
     for key, value in DEMO_RUN_CONFIG["train"].items():
         assert cfg["train"][key] == value, key
+
+
+def test_geostl_test_reproduces_the_runs_metrics(demo_dir, tmp_path):
+    """`geostl test --ckpt` needs only the checkpoint and gives the numbers of the run."""
+    out = tmp_path / "again"
+    assert main(["test", "--ckpt", str(demo_dir / "best.pt"), "--out", str(out)]) == 0
+    first = json.loads((demo_dir / "metrics.json").read_text())["tables"]
+    again = json.loads((out / "metrics.json").read_text())["tables"]
+    assert first == again
+    assert (out / "forecast_maps.png").stat().st_size > 0
+
+
+def test_geostl_predict_writes_the_split_asked_for(demo_dir, tmp_path):
+    out = tmp_path / "val.nc"
+    assert (
+        main(["predict", "--ckpt", str(demo_dir / "best.pt"), "--out", str(out), "--split", "val"])
+        == 0
+    )
+    val = xr.open_dataset(out)
+    split = TEC_DEMO_CONFIG["splits"]["val"]
+    assert val["init_time"].values[0] >= np.datetime64(split["start"])
+    assert val["valid_time"].values.max() < np.datetime64(split["end"])
+
+
+def test_geostl_train_config_errors_exit_with_the_key(tmp_path, capsys):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "tec_convlstm.yaml"
+    assert main(["train", "--config", str(path), "train.lrr=1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "train.lrr" in err and "lr" in err
+    assert main(["train", "--config", str(path), "train.epochs=many"]) == 2
+    assert "train.epochs" in capsys.readouterr().err

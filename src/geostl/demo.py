@@ -2,9 +2,9 @@
 
 It reads the built-in 2-day 15-minute UPC (UQRG) global TEC sample and its OMNI2 drivers,
 builds train / validation / test windows (2 h in, 3 h out) with chronological splits, trains a
-2-layer ConvLSTM for a fixed time budget on the CPU (in a frame of reference that turns with the
-Sun, forecasting the change from the last map, so that it starts from sun-fixed persistence; see
-``docs/training.md``), and scores its best checkpoint on the
+2-layer ConvLSTM for a fixed time budget on the CPU (forecasting the change from the last map,
+so that training starts from persistence; see ``docs/training.md``), and scores its best
+checkpoint on the
 held-out final hours beside persistence, sun-fixed persistence and a time-of-day climatology
 (RMSE per lead time in TECU, cos-latitude weighted, the repeated 180 E meridian counted once).
 
@@ -63,14 +63,14 @@ DEMO_RUN_CONFIG: dict[str, Any] = {
         "backbone": {"name": "convlstm", "num_hidden": [32, 32], "filter_size": 5, "patch_size": 4},
         "fusion": "concat",
         "residual": "last",
-        "frame": "sun_fixed",
+        "frame": "geographic",
     },
     "train": {
         "epochs": 20,
         "batch_size": 8,
         "val_batch_size": 4,
         "optimizer": "adam",
-        "lr": 3.0e-4,
+        "lr": 1.0e-3,
         "schedule": "onecycle",
         "seed": 0,
         "max_minutes": 2.4,
