@@ -15,7 +15,9 @@ def test_defaults_match_the_run_config_description():
         "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "schedule": "onecycle",
         "warmup_steps": 0, "grad_clip": None, "amp": False, "compile": False, "device": "auto",
         "early_stopping": None, "seed": 0, "max_minutes": None, "max_steps_per_epoch": None,
-        "scheduled_sampling": {"start": 1.0, "decay_per_step": 2.0e-5, "min": 0.0},
+        "scheduled_sampling": {"start": 1.0, "decay_per_step": 2.0e-5, "min": 0.0,
+                               "kind": "linear", "r_sampling_step_1": 25_000,
+                               "r_sampling_step_2": 50_000, "r_exp_alpha": 5_000.0},
         "log_every": 10,
     }  # fmt: skip
     assert EvalConfig.from_dict(None).to_dict() == {

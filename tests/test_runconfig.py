@@ -42,7 +42,10 @@ def test_defaults_filled_when_train_and_eval_omitted(tmp_path: Path) -> None:
     cfg = load_config([write(tmp_path, "mini.yaml", MINIMAL)])
     assert cfg["train"]["epochs"] == 10 and cfg["train"]["lr"] == 1e-3
     assert cfg["train"]["schedule"] == "onecycle" and cfg["train"]["grad_clip"] is None
-    assert cfg["train"]["scheduled_sampling"] == {"start": 1.0, "decay_per_step": 2e-5, "min": 0.0}
+    assert cfg["train"]["scheduled_sampling"] == {
+        "start": 1.0, "decay_per_step": 2e-5, "min": 0.0, "kind": "linear",
+        "r_sampling_step_1": 25_000, "r_sampling_step_2": 50_000, "r_exp_alpha": 5_000.0,
+    }  # fmt: skip
     assert cfg["eval"]["baselines"] == ["persistence", "sun_fixed", "climatology"]
     assert cfg["model"]["fusion"] == "concat"
     assert cfg["data"]["future_forcings"] == "known"

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from geostl.models.scheduled_sampling import ScheduledSampling
+
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
@@ -82,33 +84,6 @@ def _choice(value: Any, choices: tuple, where: str) -> Any:
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"{where}: {value!r} is not allowed{hint} (choose one of: {names})")
     return value
-
-
-@dataclass(frozen=True)
-class ScheduledSampling:
-    """Teacher-forcing probability ``max(min, start - decay_per_step * step)`` per iteration."""
-
-    start: float = 1.0
-    decay_per_step: float = 2.0e-5
-    min: float = 0.0
-
-    def probability(self, step: int) -> float:
-        """Probability of feeding the true frame at optimisation step ``step`` (0-based)."""
-        return max(self.min, self.start - self.decay_per_step * step)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str) -> ScheduledSampling:
-        _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
-        out = {}
-        for key in ("start", "min"):
-            if key in d:
-                v = _float(d[key], f"{where}.{key}", 0.0)
-                if v > 1.0:
-                    raise ValueError(f"{where}.{key}: a probability in [0, 1], got {v}")
-                out[key] = v
-        if "decay_per_step" in d:
-            out["decay_per_step"] = _float(d["decay_per_step"], f"{where}.decay_per_step", 0.0)
-        return cls(**out)
 
 
 @dataclass(frozen=True)

@@ -269,9 +269,10 @@ class Trainer:
                 if n_steps >= todo:
                     break
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                tf = cfg.scheduled_sampling.probability(self.global_step)
+                tf = cfg.scheduled_sampling.probability(self.global_step)  # logged: future steps
                 with autocast():
-                    out = train_model(batch, teacher_forcing=tf)
+                    forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
+                    out = train_model(batch, teacher_forcing=forcing)
                     loss, _ = total_loss(out, batch)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(

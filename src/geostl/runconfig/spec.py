@@ -182,6 +182,10 @@ RUN_SPEC = Section(
                         "start": _f("float", 1.0, minimum=0, maximum=1),
                         "decay_per_step": _f("float", 2.0e-5, minimum=0),
                         "min": _f("float", 0.0, minimum=0, maximum=1),
+                        "kind": _f("str", "linear", choices=("linear", "reverse")),
+                        "r_sampling_step_1": _f("int", 25_000, minimum=0),
+                        "r_sampling_step_2": _f("int", 50_000, minimum=0),
+                        "r_exp_alpha": _f("float", 5_000.0, minimum=0, exclusive_min=True),
                     }
                 ),
                 "log_every": _f("int", 10, minimum=1),

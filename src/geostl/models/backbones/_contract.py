@@ -7,7 +7,18 @@ Contract: a backbone is built with ``in_shape=(T_in, C_in, H, W)``, ``out_channe
 - ``x`` (B, T_in, C_in, H, W): the C_out target channels first, then the A auxiliary channels;
 - ``future_aux`` (B, t_out, A, H, W) or None when A == 0;
 - ``truth`` (B, t_out, C_out, H, W) or None (inference: closed loop);
-- ``teacher_forcing`` a probability in [0, 1] or None (treated as 0).
+- ``teacher_forcing`` a probability in [0, 1] or None (treated as 0), or a pair
+  ``(warmup, future)`` of probabilities (reverse scheduled sampling,
+  :class:`geostl.models.scheduled_sampling.TeacherForcing`).
+
+Teacher forcing (training only): at each future step a recurrent backbone feeds the true frame
+with probability ``future`` (a float ``teacher_forcing`` is that probability), else its own
+output, per sample and per step. With a pair, a backbone that supports reverse scheduled
+sampling (the PredRNN family) also feeds, at warm-up steps 1 … T_in − 1, its own
+reconstruction of the input frame (its output of the previous step) instead of the given input
+frame with probability 1 − ``warmup``; other backbones read the input frames as given and use
+only ``future``. :func:`check_forward` returns ``future``; :func:`teacher_forcing_pair` gives
+both. ``None`` or a float: warm-up steps read the input frames (warmup = 1).
 """
 
 from __future__ import annotations
@@ -47,14 +58,15 @@ def check_forward(
     future_aux: torch.Tensor | None,
     t_out: int,
     truth: torch.Tensor | None,
-    teacher_forcing: float | None,
+    teacher_forcing: float | Sequence[float] | None,
     *,
     t_in: int,
     c_out: int,
     aux: int,
     hw: tuple[int, int],
 ) -> float:
-    """Validate the forward inputs; returns the teacher-forcing probability (0 when None)."""
+    """Validate the forward inputs; returns the future-step teacher-forcing probability
+    (0 when None)."""
     h, w = hw
     if x.dim() != 5 or tuple(x.shape[1:]) != (t_in, c_out + aux, h, w):
         raise ValueError(
@@ -82,9 +94,25 @@ def check_forward(
             f"{name}: truth must have shape (B, t_out, C_out, H, W) = {(b, t_out, c_out, h, w)}, "
             f"got {tuple(truth.shape)}"
         )
+    return teacher_forcing_pair(name, teacher_forcing)[1]
+
+
+def teacher_forcing_pair(
+    name: str, teacher_forcing: float | Sequence[float] | None
+) -> tuple[float, float]:
+    """``(warmup, future)`` probabilities of ``teacher_forcing`` (see the module docstring):
+    None → (1, 0), a float p → (1, p), a pair → itself; each must lie in [0, 1]."""
     if teacher_forcing is None:
-        return 0.0
-    tf = float(teacher_forcing)
-    if not 0.0 <= tf <= 1.0:
+        return 1.0, 0.0
+    if isinstance(teacher_forcing, Sequence) and not isinstance(teacher_forcing, str):
+        if len(teacher_forcing) != 2:
+            raise ValueError(
+                f"{name}: teacher_forcing must be a probability or a (warmup, future) pair, "
+                f"got {teacher_forcing!r}"
+            )
+        pair = (float(teacher_forcing[0]), float(teacher_forcing[1]))
+    else:
+        pair = (1.0, float(teacher_forcing))
+    if not all(0.0 <= v <= 1.0 for v in pair):
         raise ValueError(f"{name}: teacher_forcing must be in [0, 1], got {teacher_forcing!r}")
-    return tf
+    return pair
