@@ -28,17 +28,20 @@ def test_parameter_count_matches_seed_table_1():
         ×3 = 10 301 952;
       readout 128·16 = 2 048                      → 38 200 320 = 38.20 M (Table 1: 38.20 M).
     """
-    net = build_backbone("mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
+    with torch.device("meta"):  # shapes only: fast, no memory
+        net = build_backbone("mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
+        lean = build_backbone(
+            "mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=False
+        )
+        cat4 = build_backbone(
+            "mim", in_shape=(12, 4, 72, 72), out_channels=1, t_out=48, aux_channels=3
+        )
     total = count_parameters(net)
     assert total == 38_200_320
     assert abs(total / 38.20e6 - 1) < 0.01
     assert count_parameters(net, trainable_only=True) == 38_200_320 - 3 * 32_768
-    lean = build_backbone(
-        "mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=False
-    )
     assert count_parameters(lean) == 38_200_320 - 3 * 32_768
     # concatenate-4: 3·16 more first-layer input channels · 896·25 weights → Table 1: 39.28 M
-    cat4 = build_backbone("mim", in_shape=(12, 4, 72, 72), out_channels=1, t_out=48, aux_channels=3)
     assert abs(count_parameters(cat4) / 39.28e6 - 1) < 0.01
 
 
@@ -52,8 +55,8 @@ def test_macs_match_the_seed_and_openstl(shape, t_out, gmacs):
     Per step at 18×18: convolutions 12.103 G; 59 steps = 714.1 G, less the three MIMN units at
     the first step (3 × 1.062 G), which OpenSTL computes on zeros and fvcore's trace drops.
     """
-    net = build_backbone("mim", in_shape=shape, out_channels=1, t_out=t_out)
-    net = net.eval().to("meta")
+    with torch.device("meta"):
+        net = build_backbone("mim", in_shape=shape, out_channels=1, t_out=t_out).eval()
     fc = count_flops(net, (torch.empty(1, *shape, device="meta"), None, t_out))
     assert fc.macs / 1e9 == pytest.approx(gmacs, rel=0.005)
 
