@@ -1,0 +1,188 @@
+"""Shared rollout of the PredRNN family: patching, frame feeding, (reverse) scheduled sampling.
+
+Frames are space-to-depth patched, (B, T, C, H, W) → (B, T, p²·C, H/p, W/p)
+(:mod:`geostl.models.patching`). The rollout runs T_in + t_out − 1 steps of a subclass's
+``step`` (a stack of cells, top hidden state out), as OpenSTL's models do; a bias-free 1×1
+``readout`` maps the top hidden state to the p²·C_out target channels, and the output of step
+T_in − 1 + k is future frame k.
+
+Frame fed at step t (targets first, then the auxiliary channels, re-interleaved per sub-pixel):
+
+- t < T_in: input frame t as given. With reverse scheduled sampling (``teacher_forcing`` a
+  ``(warmup, future)`` pair with warmup < 1) steps 1 … T_in − 1 feed, per sample with
+  probability 1 − warmup, the model's own reconstruction of frame t (the readout of step
+  t − 1) with the given auxiliary channels of frame t;
+- t ≥ T_in (future frame k = t − T_in): the model's previous output, or in training the true
+  frame with probability ``future`` (per sample, per step), with ``future_aux[k]``.
+
+With ``truth=None`` and no pair the rollout is closed-loop on the model's output, for any
+t_out; warm-up always reads the given input frames then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from geostl.models.backbones._contract import (
+    check_construction,
+    check_forward,
+    teacher_forcing_pair,
+)
+from geostl.models.patching import merge_patched_channels, patch, split_patched_channels, unpatch
+
+
+def _blend(true: torch.Tensor, own: torch.Tensor, prob: float) -> torch.Tensor:
+    """Per sample: ``true`` with probability ``prob``, else ``own`` (B, C, h, w)."""
+    if prob >= 1.0:
+        return true
+    if prob <= 0.0:
+        return own
+    use = torch.rand(true.shape[0], device=true.device) < prob
+    return torch.where(use[:, None, None, None], true, own)
+
+
+class PatchedRecurrentBackbone(nn.Module):
+    """Base of the PredRNN-family backbones (the backbone contract, see ``_contract``).
+
+    Subclasses build their cells, then implement :meth:`init_state` and :meth:`step`, and may
+    override :meth:`start_rollout` / :meth:`finish_rollout` (auxiliary losses).
+
+    Args:
+        name: the registered name (for error messages).
+        in_shape, out_channels, t_out, aux_channels: the contract's arguments.
+        num_hidden: hidden channels per layer; all equal (the spatiotemporal memory passes
+            from layer to layer).
+        filter_size: odd gate-convolution kernel size.
+        stride: must be 1 (OpenSTL's argument).
+        patch_size: space-to-depth factor p dividing H and W.
+        min_layers: the fewest layers the architecture needs.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        in_shape: Sequence[int],
+        out_channels: int,
+        t_out: int,
+        aux_channels: int,
+        num_hidden: Sequence[int],
+        filter_size: int,
+        stride: int,
+        patch_size: int,
+        min_layers: int = 1,
+    ) -> None:
+        super().__init__()
+        self.backbone_name = name
+        t_in, c_in, h, w = check_construction(name, in_shape, out_channels, t_out, aux_channels)
+        hidden = [int(n) for n in num_hidden]
+        if len(hidden) < min_layers or any(n < 1 for n in hidden):
+            raise ValueError(
+                f"{name}: num_hidden must list at least {min_layers} positive int(s), "
+                f"got {num_hidden!r}"
+            )
+        if len(set(hidden)) != 1:
+            raise ValueError(
+                f"{name}: num_hidden must be equal for every layer (the spatiotemporal memory "
+                f"flows through all layers), got {num_hidden!r}"
+            )
+        if not isinstance(filter_size, int) or filter_size < 1 or filter_size % 2 == 0:
+            raise ValueError(f"{name}: filter_size must be a positive odd int, got {filter_size!r}")
+        if stride != 1:
+            raise ValueError(
+                f"{name}: stride must be 1, got {stride!r} (a strided gate convolution would "
+                "shrink the hidden state between steps)"
+            )
+        if not isinstance(patch_size, int) or patch_size < 1 or h % patch_size or w % patch_size:
+            raise ValueError(
+                f"{name}: patch_size={patch_size!r} must be a positive int dividing H={h} and "
+                f"W={w} (pad the grid with data.padding.multiple or pick another patch_size)"
+            )
+        self.t_in, self.h, self.w = t_in, h, w
+        self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
+        self.patch_size = patch_size
+        self.num_hidden = hidden
+        self.hp, self.wp = h // patch_size, w // patch_size
+        self.frame_channels = patch_size * patch_size * c_in
+        self.aux_losses: dict[str, torch.Tensor] = {}
+
+    def build_readout(self) -> None:
+        """The bias-free 1×1 output layer ``readout``: top hidden → p²·C_out channels."""
+        p = self.patch_size
+        self.readout = nn.Conv2d(self.num_hidden[-1], p * p * self.out_channels, 1, bias=False)
+
+    # hooks -------------------------------------------------------------------------------------
+    def init_state(self, batch: int, ref: torch.Tensor) -> Any:
+        """Zero recurrent state for ``batch`` samples (dtype/device of ``ref``)."""
+        raise NotImplementedError
+
+    def step(self, net: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """One step on the fed frame (B, p²·C_in, h, w) → (top hidden (B, hidden, h, w), state)."""
+        raise NotImplementedError
+
+    def start_rollout(self) -> None:
+        """Called before the first step of every forward."""
+
+    def finish_rollout(self) -> dict[str, torch.Tensor]:
+        """Called after the last step; returns the auxiliary losses of this forward."""
+        return {}
+
+    # forward -----------------------------------------------------------------------------------
+    def forward(
+        self,
+        x: torch.Tensor,
+        future_aux: torch.Tensor | None,
+        t_out: int,
+        truth: torch.Tensor | None = None,
+        teacher_forcing: float | Sequence[float] | None = None,
+    ) -> torch.Tensor:
+        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
+        self.aux_losses = {}
+        check_forward(
+            self.backbone_name,
+            x,
+            future_aux,
+            t_out,
+            truth,
+            teacher_forcing,
+            t_in=self.t_in,
+            c_out=self.out_channels,
+            aux=self.aux_channels,
+            hw=(self.h, self.w),
+        )
+        warmup, future = teacher_forcing_pair(self.backbone_name, teacher_forcing)
+        p = self.patch_size
+        frames = patch(x, p)
+        in_aux = None
+        if self.aux_channels:
+            in_aux = split_patched_channels(frames, p, self.out_channels)[1]
+        aux = patch(future_aux, p) if self.aux_channels else None
+        forced = patch(truth, p) if truth is not None and future > 0.0 else None
+        feedback = warmup < 1.0
+        b = frames.shape[0]
+        state = self.init_state(b, frames)
+        self.start_rollout()
+        outputs: list[torch.Tensor] = []
+        generated: torch.Tensor | None = None
+        for t in range(self.t_in + t_out - 1):
+            if t < self.t_in:
+                net = frames[:, t]
+                if t > 0 and feedback:
+                    own = generated
+                    if in_aux is not None:
+                        own = merge_patched_channels(generated, in_aux[:, t], p)
+                    net = _blend(net, own, warmup)
+            else:
+                k = t - self.t_in  # the future frame fed in at this step
+                target = generated if forced is None else _blend(forced[:, k], generated, future)
+                net = merge_patched_channels(target, aux[:, k], p) if aux is not None else target
+            top, state = self.step(net, state)
+            if feedback or t >= self.t_in - 1:
+                generated = self.readout(top)
+                if t >= self.t_in - 1:
+                    outputs.append(generated)
+        self.aux_losses = self.finish_rollout()
+        return unpatch(torch.stack(outputs, dim=1), p)
