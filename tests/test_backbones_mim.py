@@ -214,9 +214,9 @@ def test_non_stationarity_path_is_used():
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match=r"patch_size=4.*H=10"):
         build_backbone("mim", in_shape=(3, 1, 10, 12), out_channels=1, t_out=2)
-    with pytest.raises(ValueError, match="num_hidden must list at least 2 equal"):
+    with pytest.raises(ValueError, match="num_hidden must be equal for every layer"):
         build_backbone("mim", in_shape=(3, 1, 8, 8), out_channels=1, t_out=2, num_hidden=[8, 4])
-    with pytest.raises(ValueError, match="num_hidden must list at least 2 equal"):
+    with pytest.raises(ValueError, match="num_hidden must list at least 2 positive"):
         build_backbone("mim", in_shape=(3, 1, 8, 8), out_channels=1, t_out=2, num_hidden=[8])
     with pytest.raises(ValueError, match="filter_size must be a positive odd int"):
         build_backbone("mim", in_shape=(3, 1, 8, 8), out_channels=1, t_out=2, filter_size=4)
