@@ -1,0 +1,192 @@
+"""CrevNet: OpenSTL's parameter count, invertibility of the autoencoder, shapes, gradients,
+rollout, scheduled sampling, auxiliary channels and a short training on the TEC sample."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from backbone_fit_helpers import fit_on_tec_sample
+from geostl.models import build_backbone, build_forecaster, count_parameters
+
+
+def test_parameter_count_matches_openstl_crevnet_model():
+    """OpenSTL's default (MMNIST 64×64, C 1; latent L = rnn_size = 32, 8 predictor layers).
+
+    Predictor layer: six gates Conv3d(3·32 → 32, 3³) 6·(96·32·27 + 32) = 497 856, out gate
+    128·32·27 + 32 = 110 624, w1 64·32 + 32 = 2 080, attention 32·32 + 32 = 1 056
+    → 611 616; eight layers 4 892 928. Encoder (12 i-RevNet blocks, bias-free 3³ convs with
+    GroupNorms) 104 516 → 4 997 444 (OpenSTL's table: 5.0 M). Independent of H, W: the iono
+    shape (72×72) gives the same.
+    """
+    for hw in (64, 72):
+        net = build_backbone("crevnet", in_shape=(10, 1, hw, hw), out_channels=1, t_out=10)
+        assert net.rnn_size == 32 and net.latent_hw == (hw // 8, hw // 8)
+        assert count_parameters(net.frame_predictor) == 8 * 611_616
+        assert count_parameters(net) == 4_997_444
+    assert abs(4_997_444 / 5.0e6 - 1) < 0.01
+
+
+def _small(aux: int = 2, **kw):
+    torch.manual_seed(0)
+    args = {"predictor_rnn_layers": 2, "n_blocks": [1, 1], "n_strides": [1, 2], **kw}
+    return build_backbone(
+        "crevnet", in_shape=(3, 1 + aux, 8, 8), out_channels=1, t_out=4, aux_channels=aux, **args
+    )
+
+
+def _inputs(aux: int = 2, t_out: int = 4, b: int = 2, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, 3, 1 + aux, 8, 8, generator=g)
+    fa = torch.randn(b, t_out, aux, 8, 8, generator=g) if aux else None
+    truth = torch.randn(b, t_out, 1, 8, 8, generator=g)
+    return x, fa, truth
+
+
+def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
+    """Run the net and capture the newest frame of the window given to the encoder per step."""
+    fed = []
+    hook = net.encoder.init_psi.register_forward_pre_hook(
+        lambda m, args: fed.append(args[0][:, :, -1].detach())
+    )
+    try:
+        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
+    finally:
+        hook.remove()
+    future = torch.stack(fed[net.t_in :], dim=1)
+    return out, future[:, :, : net.out_channels], future[:, :, net.out_channels :]
+
+
+@pytest.mark.parametrize(("aux", "kw"), [(2, {}), (3, {"init_ds": 1, "n_blocks": [2, 1]})])
+def test_decode_inverts_encode_to_float_precision(aux, kw):
+    net = _small(aux, **kw).train()
+    for p in net.parameters():  # non-trivial GroupNorm affines too
+        p.data.normal_(0, 0.3)
+    x = torch.randn(2, 1 + aux, 3, 8, 8, dtype=torch.float64)
+    enc = net.encoder.double()
+    with torch.no_grad():
+        h1, h2 = enc.encode(x)
+        assert h1.shape == h2.shape == (2, net.rnn_size, 3, *net.latent_hw)
+        torch.testing.assert_close(enc.decode((h1, h2)), x, rtol=0, atol=1e-12)
+    net.float()
+    with torch.no_grad():
+        xf = x.float()
+        torch.testing.assert_close(
+            net.encoder.decode(net.encoder.encode(xf)), xf, rtol=0, atol=1e-5
+        )
+
+
+def test_big_encoder_is_invertible():
+    net = build_backbone("crevnet", in_shape=(2, 1, 16, 16), out_channels=1, t_out=1).double()
+    x = torch.randn(1, 1, 3, 16, 16, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(net.encoder.decode(net.encoder.encode(x)), x, rtol=0, atol=1e-10)
+
+
+def test_shapes_and_every_parameter_gets_a_finite_gradient():
+    net = _small().train()
+    x, fa, truth = _inputs()
+    out = net(x, fa, 4, truth=truth, teacher_forcing=0.5)
+    assert out.shape == (2, 4, 1, 8, 8)
+    ((out - truth) ** 2).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+    assert net.aux_losses == {}
+
+
+def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
+    net = _small().eval()
+    x, fa, _ = _inputs(t_out=9)
+    with torch.no_grad():
+        out, fed_target, fed_aux = _fed_frames(net, x, fa, 9)
+        short = net(x, fa[:, :4], 4)
+    assert out.shape == (2, 9, 1, 8, 8)
+    assert torch.isfinite(out).all()
+    assert torch.equal(fed_target, out[:, :8])
+    assert torch.equal(fed_aux, fa[:, :8])
+    torch.testing.assert_close(out[:, :4], short)
+
+
+def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it():
+    net = _small().train()
+    x, fa, truth = _inputs()
+    _, fed_target, fed_aux = _fed_frames(net, x, fa, 4, truth=truth, tf=1.0)
+    assert torch.equal(fed_target, truth[:, :3])
+    assert torch.equal(fed_aux, fa[:, :3])
+    with torch.no_grad():
+        a = net(x, fa, 4, truth=truth, teacher_forcing=0.0)
+        b = net(x, fa, 4, truth=torch.randn_like(truth) * 100, teacher_forcing=0.0)
+        c = net(x, fa, 4)
+    assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_partial_teacher_forcing_mixes_per_sample_and_step():
+    net = _small().train()
+    x, fa, truth = _inputs(b=16, t_out=6)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        out, fed, _ = _fed_frames(net, x, fa, 6, truth=truth, tf=0.5)
+    is_truth = (fed == truth[:, :5]).flatten(2).all(-1)
+    is_own = (fed == out[:, :5]).flatten(2).all(-1)
+    assert (is_truth ^ is_own).all()
+    assert 0.2 < is_truth.float().mean() < 0.8
+
+
+def test_auxiliary_channels_reach_the_prediction():
+    net = _small().eval()
+    x, fa, _ = _inputs()
+    with torch.no_grad():
+        base = net(x, fa, 4)
+        fa2 = fa.clone()
+        fa2[:, 1] += 1.0  # future aux of frame 1 is fed at the step that predicts frame 2
+        moved = net(x, fa2, 4)
+        x2 = x.clone()
+        x2[:, :, 1:] += 1.0
+        moved_past = net(x2, fa, 4)
+    assert torch.equal(base[:, :2], moved[:, :2])
+    assert (base[:, 2:] - moved[:, 2:]).abs().max() > 1e-6
+    assert (base - moved_past).abs().max() > 1e-6
+
+
+def test_bad_arguments_are_clear_errors():
+    base = {"in_shape": (3, 1, 8, 8), "out_channels": 1, "t_out": 2}
+    with pytest.raises(ValueError, match="must\\s+divide H=12"):
+        build_backbone("crevnet", **{**base, "in_shape": (3, 1, 12, 8)})
+    with pytest.raises(ValueError, match="rnn_size=64"):
+        build_backbone("crevnet", **base, rnn_size=64)
+    with pytest.raises(ValueError, match="n_strides"):
+        build_backbone("crevnet", **base, n_strides=[1, 3, 2])
+    with pytest.raises(ValueError, match="must be even"):
+        build_backbone("crevnet", **{**base, "in_shape": (3, 3, 8, 8)}, aux_channels=2, init_ds=1)
+    net = _small()
+    x, fa, _ = _inputs()
+    with pytest.raises(ValueError, match="future_aux must have shape"):
+        net(x, None, 4)
+    with pytest.raises(ValueError, match="x must have shape"):
+        net(x[:, :2], fa, 4)
+
+
+def test_residual_last_is_refused_for_want_of_a_readout():
+    meta = {"t_in": 3, "t_out": 2, "target_channels": 1, "forcing_channels": 0,
+            "static_channels": 0, "height": 8, "width": 8}  # fmt: skip
+    cfg = {
+        "backbone": {"name": "crevnet", "n_blocks": [1, 1], "n_strides": [1, 2]},
+        "residual": "last",
+    }
+    with pytest.raises(ValueError, match="readout"):
+        build_forecaster(cfg, meta)
+
+
+@pytest.mark.slow
+def test_validation_loss_falls_on_the_tec_sample(tmp_path):
+    backbone = {
+        "name": "crevnet",
+        "predictor_rnn_layers": 1,
+        "n_blocks": [1],
+        "n_strides": [1],
+        "init_ds": 1,
+    }
+    before, after, vals = fit_on_tec_sample(backbone, tmp_path, t_out=2, batch_size=2)
+    assert after < 0.5 * before and vals[-1] < vals[0], (before, vals)
