@@ -6,6 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from backbone_contract_checks import (
+    check_auxiliary_channels_reach_the_prediction,
+    check_closed_loop_rollout_longer_than_training,
+    check_partial_teacher_forcing,
+    check_teacher_forcing_one_and_zero,
+)
+from backbone_contract_checks import contract_inputs as _inputs
 from backbone_fit_helpers import fit_on_tec_sample
 from geostl.models import build_backbone, build_forecaster, count_parameters
 
@@ -33,14 +40,6 @@ def _small(aux: int = 2, **kw):
     return build_backbone(
         "crevnet", in_shape=(3, 1 + aux, 8, 8), out_channels=1, t_out=4, aux_channels=aux, **args
     )
-
-
-def _inputs(aux: int = 2, t_out: int = 4, b: int = 2, seed: int = 1):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(b, 3, 1 + aux, 8, 8, generator=g)
-    fa = torch.randn(b, t_out, aux, 8, 8, generator=g) if aux else None
-    truth = torch.randn(b, t_out, 1, 8, 8, generator=g)
-    return x, fa, truth
 
 
 def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
@@ -97,57 +96,19 @@ def test_shapes_and_every_parameter_gets_a_finite_gradient():
 
 
 def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
-    net = _small().eval()
-    x, fa, _ = _inputs(t_out=9)
-    with torch.no_grad():
-        out, fed_target, fed_aux = _fed_frames(net, x, fa, 9)
-        short = net(x, fa[:, :4], 4)
-    assert out.shape == (2, 9, 1, 8, 8)
-    assert torch.isfinite(out).all()
-    assert torch.equal(fed_target, out[:, :8])
-    assert torch.equal(fed_aux, fa[:, :8])
-    torch.testing.assert_close(out[:, :4], short)
+    check_closed_loop_rollout_longer_than_training(_small, _fed_frames)
 
 
 def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it():
-    net = _small().train()
-    x, fa, truth = _inputs()
-    _, fed_target, fed_aux = _fed_frames(net, x, fa, 4, truth=truth, tf=1.0)
-    assert torch.equal(fed_target, truth[:, :3])
-    assert torch.equal(fed_aux, fa[:, :3])
-    with torch.no_grad():
-        a = net(x, fa, 4, truth=truth, teacher_forcing=0.0)
-        b = net(x, fa, 4, truth=torch.randn_like(truth) * 100, teacher_forcing=0.0)
-        c = net(x, fa, 4)
-    assert torch.equal(a, b) and torch.equal(a, c)
+    check_teacher_forcing_one_and_zero(_small, _fed_frames)
 
 
 def test_partial_teacher_forcing_mixes_per_sample_and_step():
-    net = _small().train()
-    x, fa, truth = _inputs(b=16, t_out=6)
-    torch.manual_seed(3)
-    with torch.no_grad():
-        out, fed, _ = _fed_frames(net, x, fa, 6, truth=truth, tf=0.5)
-    is_truth = (fed == truth[:, :5]).flatten(2).all(-1)
-    is_own = (fed == out[:, :5]).flatten(2).all(-1)
-    assert (is_truth ^ is_own).all()
-    assert 0.2 < is_truth.float().mean() < 0.8
+    check_partial_teacher_forcing(_small, _fed_frames)
 
 
 def test_auxiliary_channels_reach_the_prediction():
-    net = _small().eval()
-    x, fa, _ = _inputs()
-    with torch.no_grad():
-        base = net(x, fa, 4)
-        fa2 = fa.clone()
-        fa2[:, 1] += 1.0  # future aux of frame 1 is fed at the step that predicts frame 2
-        moved = net(x, fa2, 4)
-        x2 = x.clone()
-        x2[:, :, 1:] += 1.0
-        moved_past = net(x2, fa, 4)
-    assert torch.equal(base[:, :2], moved[:, :2])
-    assert (base[:, 2:] - moved[:, 2:]).abs().max() > 1e-6
-    assert (base - moved_past).abs().max() > 1e-6
+    check_auxiliary_channels_reach_the_prediction(_small)
 
 
 def test_bad_arguments_are_clear_errors():
