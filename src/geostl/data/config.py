@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._keys import check_choice, check_keys
+from geostl._keys import check_choice, check_keys
+
 from .features import DEFAULT_FIXED_SCALING
 from .forcings import ForcingStack
 from .masks import GridAdjust, crop_to_multiple, pad_to_multiple

@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._keys import check_choice, check_keys
+from geostl._keys import check_choice, check_keys
+
 from .align import ALIGN_RULES, CAUSAL_RULES
 from .features import COMPUTED_FEATURES
 

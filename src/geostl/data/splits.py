@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._keys import check_keys
+from geostl._keys import check_keys
 
 SPLIT_NAMES = ("train", "val", "test")
 MONTH = np.timedelta64(1, "M")

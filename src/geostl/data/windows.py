@@ -28,7 +28,8 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
-from ._keys import check_choice
+from geostl._keys import check_choice
+
 from .forcings import ForcingStack
 from .masks import GridAdjust
 from .normalise import Normaliser

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from geostl._keys import check_keys
 from geostl.models.scheduled_sampling import ScheduledSampling
 
 OPTIMIZERS = ("adam", "adamw")
@@ -21,18 +22,6 @@ SCHEDULES = ("onecycle", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 BASELINES = ("persistence", "sun_fixed", "climatology")
 CLIMATOLOGY_BY = ("time_of_day", "month", "dayofyear", None)
-
-
-def _check_keys(d: Any, allowed: list[str], where: str) -> None:
-    if not isinstance(d, Mapping):
-        raise TypeError(f"{where}: expected a mapping (dict), got {type(d).__name__} {d!r}")
-    for key in d:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise KeyError(
-                f"{where}: unknown key {key!r}{hint} (allowed keys: {', '.join(sorted(allowed))})"
-            )
 
 
 def _type_error(where: str, expected: str, value: Any) -> TypeError:
@@ -114,7 +103,7 @@ class TrainConfig:
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "train") -> TrainConfig:
         """Validate a plain dict; missing keys take their defaults."""
         d = {} if d is None else d
-        _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
         out: dict[str, Any] = {}
         w = lambda k: f"{where}.{k}"  # noqa: E731
         for key, minimum in (("epochs", 1), ("batch_size", 1), ("val_batch_size", 1),
@@ -168,7 +157,7 @@ class EvalConfig:
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
         """Validate a plain dict; missing keys take their defaults."""
         d = {} if d is None else d
-        _check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
         out: dict[str, Any] = {}
         if "batch_size" in d:
             out["batch_size"] = _int(d["batch_size"], f"{where}.batch_size", 1)

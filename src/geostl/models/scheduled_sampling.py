@@ -28,11 +28,12 @@ as :class:`TeacherForcing` ``(warmup, future)`` (reverse); see the backbone cont
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from geostl._keys import check_keys
 
 KINDS = ("linear", "reverse")
 
@@ -141,13 +142,7 @@ class ScheduledSampling:
             "r_sampling_step_2",
             "r_exp_alpha",
         ]
-        for key in cfg:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=3, cutoff=0.5)
-                hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-                raise KeyError(
-                    f"{where}: unknown key {key!r}{hint} (allowed keys: {', '.join(allowed)})"
-                )
+        check_keys(cfg, allowed, where)
         out: dict[str, Any] = {}
         for key in ("start", "decay_per_step", "min", "r_exp_alpha"):
             if key in cfg:
