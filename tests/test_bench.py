@@ -163,3 +163,20 @@ def test_forecaster_style_batch_dict_and_matmul_rate() -> None:
         assert mem >= 15 * 2**20
     with pytest.raises(ValueError, match="C_in=3"):
         backbone_inputs_fn((4, 3, 8, 8), out_channels=1, t_out=2, aux_channels=0)
+
+
+def test_bench_kwargs_apply_to_all_models_or_one_scoped_model() -> None:
+    from geostl.cli import _bench_kwargs
+
+    got = _bench_kwargs(
+        ["num_hidden=[8,8]", "e3dlstm.patch_size=8", "e3dlstm.num_hidden=[4]"],
+        ["convlstm", "e3dlstm"],
+    )
+    assert got == {
+        "convlstm": {"num_hidden": [8, 8]},
+        "e3dlstm": {"num_hidden": [4], "patch_size": 8},
+    }
+    with pytest.raises(SystemExit, match="'mim' is not one of the --model names"):
+        _bench_kwargs(["mim.patch_size=8"], ["convlstm"])
+    with pytest.raises(SystemExit, match="expected key=value"):
+        _bench_kwargs(["patch_size"], ["convlstm"])

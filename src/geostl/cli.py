@@ -49,6 +49,25 @@ def _parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _bench_kwargs(items: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
+    """Backbone arguments per model: ``key=value`` applies to every model,
+    ``NAME.key=value`` only to model NAME (which must be one of ``models``)."""
+    kwargs: dict[str, dict[str, Any]] = {name: {} for name in models}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"backbone argument {item!r}: expected key=value or NAME.key=value")
+        scope, dot, key = key.rpartition(".")
+        if dot and scope not in kwargs:
+            raise SystemExit(
+                f"backbone argument {item!r}: {scope!r} is not one of the --model names "
+                f"({', '.join(models)})"
+            )
+        for name in [scope] if dot else models:
+            kwargs[name][key] = _parse_value(value)
+    return kwargs
+
+
 def _bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -60,12 +79,7 @@ def _bench(args: argparse.Namespace) -> int:
         shape = ()
     if len(shape) != 4:
         raise SystemExit(f"--shape: expected T_IN,C,H,W (four integers), got {args.shape!r}")
-    kwargs = {}
-    for item in args.kwargs:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"backbone argument {item!r}: expected key=value")
-        kwargs[key] = _parse_value(value)
+    kwargs = _bench_kwargs(args.kwargs, args.model)
     results = []
     for name in args.model:
         results.append(
@@ -76,7 +90,7 @@ def _bench(args: argparse.Namespace) -> int:
                 args.batch,
                 out_channels=args.out_channels,
                 aux_channels=shape[1] - args.out_channels,
-                backbone_kwargs=kwargs,
+                backbone_kwargs=kwargs[name],
                 device=args.device,
                 warmup=args.warmup,
                 iters=args.iters,
@@ -153,7 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--no-train", action="store_true", help="skip the training-step timing")
     p.add_argument("--json", default=None, help="also write the results as JSON")
-    p.add_argument("kwargs", nargs="*", help="backbone arguments, e.g. num_hidden=[64,64]")
+    p.add_argument(
+        "kwargs",
+        nargs="*",
+        help="backbone arguments for all models (num_hidden=[64,64]) or one (e3dlstm.patch_size=8)",
+    )
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("demo", help="train and evaluate a small model on the real TEC sample")
