@@ -11,7 +11,9 @@
 
 The backbone receives ``in_shape=(t_in, C + A, height, width)``, ``out_channels=C``,
 ``t_out`` and ``aux_channels=A`` (A from the fusion); those four are set from ``meta`` and
-may not appear in ``model.backbone``.
+may not appear in ``model.backbone``. It also receives the fusion's ``backbone_options``
+(``channel_mixer`` for ``fusion: mixer``, ``action_channels`` for ``fusion: action``), which
+are chosen through ``model.fusion`` and may not appear in ``model.backbone`` either.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from geostl.models.fusion import BACKBONE_OPTION_KEYS
 from geostl.models.registry import BACKBONES, FUSIONS, _close
 from geostl.models.sun_frame import SunFixedFrame
 
@@ -45,6 +48,24 @@ RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter elements of ``module`` (all, or only those with requires_grad)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def backbones_accepting(option: str) -> list[str]:
+    """Names of the registered backbones whose constructor takes the keyword ``option``."""
+    return [n for n in BACKBONES.available() if option in (BACKBONES.accepted_arguments(n) or ())]
+
+
+def check_backbone_options(backbone: str, fusion: str, options: Mapping[str, Any]) -> None:
+    """Raise a ValueError when ``backbone`` does not accept an option the fusion needs,
+    naming the backbones that do."""
+    accepted = BACKBONES.accepted_arguments(backbone)
+    for option in options:
+        if accepted is not None and option not in accepted:
+            able = backbones_accepting(option)
+            raise ValueError(
+                f"model.fusion {fusion!r} needs a backbone with the {option!r} option; "
+                f"backbone {backbone!r} has none. Backbones that support it: {', '.join(able)}"
+            )
 
 
 def build_backbone(name: str, **kwargs: Any) -> nn.Module:
@@ -186,6 +207,12 @@ class Forecaster(nn.Module):
                 f"model.backbone.{reserved[0]} is set from the data (meta) and "
                 f"may not be given; remove {reserved}"
             )
+        options = [k for k in kwargs if k in BACKBONE_OPTION_KEYS]
+        if options:
+            raise KeyError(
+                f"model.backbone.{options[0]} is set by the fusion and may not be given; "
+                "choose model.fusion: mixer (channel_mixer) or action (action_channels) instead"
+            )
         fusion_name = cfg.get("fusion", "concat")
         self.fusion = FUSIONS.build(
             fusion_name,
@@ -195,6 +222,8 @@ class Forecaster(nn.Module):
         )
         aux = self.fusion.aux_channels
         c = m["target_channels"]
+        backbone_options = dict(self.fusion.backbone_options)
+        check_backbone_options(backbone_cfg["name"], fusion_name, backbone_options)
         try:
             self.backbone = build_backbone(
                 backbone_cfg["name"],
@@ -202,6 +231,7 @@ class Forecaster(nn.Module):
                 out_channels=c,
                 t_out=m["t_out"],
                 aux_channels=aux,
+                **backbone_options,
                 **kwargs,
             )
         except (KeyError, TypeError, ValueError) as err:

@@ -10,6 +10,13 @@ exposes ``aux_channels`` (A, the channels it appends after the C targets) and is
 Batch keys read: ``inputs`` (B, T_in, C, H, W), ``forcings_in`` (B, T_in, F, H, W),
 ``forcings_out`` (B, t_out, F, H, W), ``static`` (B, S, H, W). Forcings are used exactly as
 the dataset provides them (it already applies the future-forcing policy).
+
+A fusion may also ask the backbone to handle the channels in its own way: ``backbone_options``
+(a dict, empty for ``concat`` and ``none``) is passed to the backbone constructor by the
+Forecaster. ``mixer`` sets ``channel_mixer=True`` (the backbone feeds every frame through the
+parameter-free Channel Mixer Layer, :mod:`geostl.models.channel_mixer`); ``action`` sets
+``action_channels=True`` (the auxiliary channels modulate the recurrent gates instead of being
+frame inputs). Both give the same ``x`` and ``future_aux`` as ``concat``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from geostl.models.channel_mixer import mixer_cell_size
 from geostl.models.registry import FUSIONS
+
+BACKBONE_OPTION_KEYS = ("channel_mixer", "action_channels")
 
 
 def _get(batch: Mapping[str, torch.Tensor], key: str, fusion: str) -> torch.Tensor:
@@ -37,6 +47,8 @@ def _expect(t: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
 
 class _FusionBase(nn.Module):
     name = "?"
+    #: keyword arguments the Forecaster passes to the backbone constructor
+    backbone_options: dict[str, bool] = {}
 
     def __init__(
         self, target_channels: int, forcing_channels: int = 0, static_channels: int = 0
@@ -54,6 +66,12 @@ class _FusionBase(nn.Module):
         self.target_channels = target_channels
         self.forcing_channels = forcing_channels
         self.static_channels = static_channels
+
+    def extra_repr(self) -> str:
+        return (
+            f"target_channels={self.target_channels}, forcing_channels={self.forcing_channels}, "
+            f"static_channels={self.static_channels}"
+        )
 
     def _inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         x = _get(batch, "inputs", self.name)
@@ -120,3 +138,48 @@ class TargetOnlyFusion(_FusionBase):
         self, batch: Mapping[str, torch.Tensor], t_out: int
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self._inputs(batch), None
+
+
+@FUSIONS.register("mixer")
+class MixerFusion(ConcatFusion):
+    """The Channel Mixer Layer (seed 000): inputs as ``concat``; the backbone mixes every frame.
+
+    The backbone (built with ``channel_mixer=True``) feeds cat[target channels (bypass),
+    Mix(frame)] to its first layer, in its own layout (raster for SimVP/TAU, patched for the
+    recurrent backbones; :mod:`geostl.models.channel_mixer`). C + A must be a square k² >= 4.
+    """
+
+    name = "mixer"
+    backbone_options = {"channel_mixer": True}
+
+    def __init__(
+        self, target_channels: int, forcing_channels: int = 0, static_channels: int = 0
+    ) -> None:
+        super().__init__(target_channels, forcing_channels, static_channels)
+        total = target_channels + forcing_channels + static_channels
+        mixer_cell_size(
+            total,
+            f"fusion 'mixer' ({target_channels} target + {forcing_channels} forcing + "
+            f"{static_channels} static channels)",
+        )
+
+
+@FUSIONS.register("action")
+class ActionFusion(ConcatFusion):
+    """Action conditioning (seed 000's "action" rows, after action-conditioned PredRNN-V2):
+    inputs as ``concat``; the backbone (``action_channels=True``: PredRNN, PredRNNv2) reads
+    only the target channels as frames and uses the A auxiliary channels of each step as the
+    action a_t, multiplying the hidden-state gate pre-activations, conv_h(h) ⊙ conv_a(a)."""
+
+    name = "action"
+    backbone_options = {"action_channels": True}
+
+    def __init__(
+        self, target_channels: int, forcing_channels: int = 0, static_channels: int = 0
+    ) -> None:
+        super().__init__(target_channels, forcing_channels, static_channels)
+        if forcing_channels + static_channels == 0:
+            raise ValueError(
+                "fusion 'action' needs at least one auxiliary channel (forcings or static "
+                "planes) to condition on; the data have none (use fusion 'none')"
+            )

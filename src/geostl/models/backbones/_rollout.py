@@ -17,6 +17,11 @@ Frame fed at step t (targets first, then the auxiliary channels, re-interleaved 
 
 With ``truth=None`` and no pair the rollout is closed-loop on the model's output, for any
 t_out; warm-up always reads the given input frames then.
+
+With ``channel_mixer=True`` (``fusion: mixer``) every fed frame, whichever of the above it is,
+goes through the Channel Mixer Layer in the patched layout before :meth:`step`
+(:class:`geostl.models.channel_mixer.ChannelMixer`): the first layer then reads
+p²·(C_out + C_in) channels, the bypass (the p²·C_out target sub-channels) then the mixed frame.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from geostl.models.backbones._contract import (
     check_forward,
     teacher_forcing_pair,
 )
+from geostl.models.channel_mixer import ChannelMixer
 from geostl.models.patching import merge_patched_channels, patch, split_patched_channels, unpatch
 
 
@@ -60,6 +66,13 @@ class PatchedRecurrentBackbone(nn.Module):
         stride: must be 1 (OpenSTL's argument).
         patch_size: space-to-depth factor p dividing H and W.
         min_layers: the fewest layers the architecture needs.
+        channel_mixer: feed every frame through the Channel Mixer Layer (``fusion: mixer``);
+            ``frame_channels`` is then the mixer's output channel count.
+
+    Attributes:
+        frame_channels: channels of the frame :meth:`step` receives (p²·C_in, or
+            p²·(C_out + C_in) with the mixer).
+        mixer: the :class:`ChannelMixer`, or None.
     """
 
     def __init__(
@@ -74,6 +87,7 @@ class PatchedRecurrentBackbone(nn.Module):
         stride: int,
         patch_size: int,
         min_layers: int = 1,
+        channel_mixer: bool = False,
     ) -> None:
         super().__init__()
         self.backbone_name = name
@@ -107,6 +121,12 @@ class PatchedRecurrentBackbone(nn.Module):
         self.num_hidden = hidden
         self.hp, self.wp = h // patch_size, w // patch_size
         self.frame_channels = patch_size * patch_size * c_in
+        self.mixer: ChannelMixer | None = None
+        if channel_mixer:
+            self.mixer = ChannelMixer(
+                c_in, out_channels, "patched", patch_size, f"fusion 'mixer' (backbone {name!r})"
+            )
+            self.frame_channels = self.mixer.out_channels
         self.aux_losses: dict[str, torch.Tensor] = {}
 
     def build_readout(self) -> None:
@@ -120,7 +140,8 @@ class PatchedRecurrentBackbone(nn.Module):
         raise NotImplementedError
 
     def step(self, net: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        """One step on the fed frame (B, p²·C_in, h, w) → (top hidden (B, hidden, h, w), state)."""
+        """One step on the fed frame (B, frame_channels, h, w) → (top hidden (B, hidden, h, w),
+        state)."""
         raise NotImplementedError
 
     def start_rollout(self) -> None:
@@ -179,6 +200,8 @@ class PatchedRecurrentBackbone(nn.Module):
                 k = t - self.t_in  # the future frame fed in at this step
                 target = generated if forced is None else _blend(forced[:, k], generated, future)
                 net = merge_patched_channels(target, aux[:, k], p) if aux is not None else target
+            if self.mixer is not None:
+                net = self.mixer(net)
             top, state = self.step(net, state)
             if feedback or t >= self.t_in - 1:
                 generated = self.readout(top)

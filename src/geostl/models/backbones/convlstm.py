@@ -25,6 +25,11 @@ hidden, k×k; ``conv_last``: 2·hidden → hidden, 1×1). They are 3.41 M of the
 of the iono configuration in the seed's Table 1. ``openstl_inert_params=True`` (default) keeps
 them, frozen (``requires_grad=False``), so parameter counts and state-dict keys match OpenSTL;
 they never affect an output. ``False`` leaves them out (11.68 M at the iono configuration).
+
+``channel_mixer=True`` (``fusion: mixer``): every fed frame (input, fed-back and teacher-forced
+frames alike) goes through the Channel Mixer Layer in the patched layout
+(:class:`geostl.models.channel_mixer.ChannelMixer`), and the first cell reads
+p²·(C_out + C_in) channels (iono mixer-16: 18.36 M, seed Table 1).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import torch
 from torch import nn
 
 from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.channel_mixer import ChannelMixer
 from geostl.models.patching import merge_patched_channels, patch, unpatch
 from geostl.models.registry import BACKBONES
 
@@ -106,6 +112,7 @@ class ConvLSTM(nn.Module):
         patch_size: space-to-depth factor p; H and W must be divisible by it (iono: 4).
         layer_norm: LayerNorm after the gate convolutions (iono: False).
         openstl_inert_params: keep OpenSTL's unused, frozen cell convolutions (see module doc).
+        channel_mixer: Channel Mixer Layer on every fed frame (set by ``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W).
@@ -123,6 +130,7 @@ class ConvLSTM(nn.Module):
         patch_size: int = 4,
         layer_norm: bool = False,
         openstl_inert_params: bool = True,
+        channel_mixer: bool = False,
     ) -> None:
         super().__init__()
         t_in, c_in, h, w = check_construction(
@@ -151,6 +159,12 @@ class ConvLSTM(nn.Module):
         self.num_hidden = hidden
         hp, wp = h // patch_size, w // patch_size
         frame_in = patch_size * patch_size * c_in
+        self.mixer: ChannelMixer | None = None
+        if channel_mixer:
+            self.mixer = ChannelMixer(
+                c_in, out_channels, "patched", patch_size, "fusion 'mixer' (backbone 'convlstm')"
+            )
+            frame_in = self.mixer.out_channels
         self.cells = nn.ModuleList(
             ConvLSTMCell(
                 frame_in if i == 0 else hidden[i - 1],
@@ -210,6 +224,8 @@ class ConvLSTM(nn.Module):
                         use = torch.rand(b, device=frames.device) < tf
                         target = torch.where(use[:, None, None, None], forced[:, k], generated)
                 net = merge_patched_channels(target, aux[:, k], p) if aux is not None else target
+            if self.mixer is not None:
+                net = self.mixer(net)
             hs[0], cs[0] = self.cells[0](net, hs[0], cs[0])
             for i in range(1, len(self.cells)):
                 hs[i], cs[i] = self.cells[i](hs[i - 1], hs[i], cs[i])

@@ -64,6 +64,7 @@ class MIM(PatchedRecurrentBackbone):
         patch_size: space-to-depth factor p; H and W must be divisible by it (iono: 4).
         layer_norm: LayerNorm after every gate convolution (iono: False).
         openstl_inert_params: keep OpenSTL's unused, frozen MIMN ``conv_last`` convolutions.
+        channel_mixer: Channel Mixer Layer on every fed frame (set by ``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W).
@@ -81,6 +82,7 @@ class MIM(PatchedRecurrentBackbone):
         patch_size: int = 4,
         layer_norm: bool = False,
         openstl_inert_params: bool = True,
+        channel_mixer: bool = False,
     ) -> None:
         super().__init__(
             "mim",
@@ -93,6 +95,7 @@ class MIM(PatchedRecurrentBackbone):
             stride,
             patch_size,
             min_layers=2,
+            channel_mixer=channel_mixer,
         )
         hidden = self.num_hidden
         n, hp, wp, ln = hidden[0], self.hp, self.wp, bool(layer_norm)

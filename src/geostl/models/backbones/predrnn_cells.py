@@ -84,8 +84,15 @@ class SpatioTemporalLSTMCell(nn.Module):
         self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, m: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step → (h', c', m', Δc, Δm), each (B, hidden, H, W)."""
-        i_x, f_x, g_x, i_xp, f_xp, g_xp, o_x = torch.split(self.conv_x(x), self.hidden, dim=1)
-        i_h, f_h, g_h, o_h = torch.split(self.conv_h(h), self.hidden, dim=1)
+        return self.update(self.conv_x(x), self.conv_h(h), c, m)
+
+    def update(
+        self, x_gates: torch.Tensor, h_gates: torch.Tensor, c: torch.Tensor, m: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The cell equations from the gate pre-activations x_gates = conv_x(x)
+        (B, 7·hidden, H, W) and h_gates (B, 4·hidden, H, W; conv_h(h) in this cell)."""
+        i_x, f_x, g_x, i_xp, f_xp, g_xp, o_x = torch.split(x_gates, self.hidden, dim=1)
+        i_h, f_h, g_h, o_h = torch.split(h_gates, self.hidden, dim=1)
         i_m, f_m, g_m = torch.split(self.conv_m(m), self.hidden, dim=1)
         delta_c = torch.sigmoid(i_x + i_h) * torch.tanh(g_x + g_h)
         c_new = torch.sigmoid(f_x + f_h + 1.0) * c + delta_c

@@ -42,6 +42,7 @@ class PredRNNpp(PatchedRecurrentBackbone):
         patch_size: space-to-depth factor p dividing H and W (iono: 4).
         layer_norm: LayerNorm after each gate convolution (iono: False).
         openstl_inert_params: keep OpenSTL's unused, frozen ``conv_o`` of each cell.
+        channel_mixer: Channel Mixer Layer on every fed frame (set by ``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W); ``teacher_forcing`` may be a ``(warmup, future)`` pair.
@@ -59,6 +60,7 @@ class PredRNNpp(PatchedRecurrentBackbone):
         patch_size: int = 4,
         layer_norm: bool = False,
         openstl_inert_params: bool = True,
+        channel_mixer: bool = False,
     ) -> None:
         super().__init__(
             "predrnnpp",
@@ -71,6 +73,7 @@ class PredRNNpp(PatchedRecurrentBackbone):
             stride,
             patch_size,
             min_layers=2,
+            channel_mixer=channel_mixer,
         )
         n = self.num_hidden[0]
         self.highway = GradientHighwayUnit(n, self.hp, self.wp, filter_size, bool(layer_norm))

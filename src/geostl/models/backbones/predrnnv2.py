@@ -28,7 +28,8 @@ from geostl.models.registry import BACKBONES
 
 @BACKBONES.register("predrnnv2")
 class PredRNNv2(PredRNN):
-    """PredRNN with the memory decoupling loss (arguments as :class:`PredRNN`, plus):
+    """PredRNN with the memory decoupling loss (arguments as :class:`PredRNN`, including
+    ``channel_mixer`` and ``action_channels``, plus):
 
     Args:
         decouple_beta: weight of the decoupling loss in ``aux_losses["decouple"]`` (0.1).
@@ -48,6 +49,8 @@ class PredRNNv2(PredRNN):
         patch_size: int = 4,
         layer_norm: bool = False,
         decouple_beta: float = 0.1,
+        channel_mixer: bool = False,
+        action_channels: bool = False,
     ) -> None:
         super().__init__(
             in_shape,
@@ -59,6 +62,8 @@ class PredRNNv2(PredRNN):
             stride,
             patch_size,
             layer_norm,
+            channel_mixer=channel_mixer,
+            action_channels=action_channels,
         )
         if not isinstance(decouple_beta, int | float) or decouple_beta < 0:
             raise ValueError(
@@ -75,10 +80,16 @@ class PredRNNv2(PredRNN):
         return F.normalize(a.flatten(2), dim=2)
 
     def cell_step(
-        self, i: int, x: torch.Tensor, hs: list[torch.Tensor], cs: list[torch.Tensor], m
+        self,
+        i: int,
+        x: torch.Tensor,
+        hs: list[torch.Tensor],
+        cs: list[torch.Tensor],
+        m,
+        action: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Layer ``i`` as PredRNN, recording |cos(adapter Δc, adapter Δm)| in training."""
-        hs[i], cs[i], m, delta_c, delta_m = self.cells[i](x, hs[i], cs[i], m)
+        hs[i], cs[i], m, delta_c, delta_m = self.run_cell(i, x, hs[i], cs[i], m, action)
         if self.training:
             cos = (self._normalised(delta_c) * self._normalised(delta_m)).sum(dim=2)
             self._cosines.append(cos.abs().mean())

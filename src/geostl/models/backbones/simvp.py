@@ -17,6 +17,12 @@ predicted target channels, future_aux of those frames), and keeps the first t_ou
 (so t_out need not be a multiple of T_in; t_out < T_in keeps a prefix of one block).
 Gradients flow through the whole chain. ``truth`` and ``teacher_forcing`` are ignored.
 
+``channel_mixer=True`` (``fusion: mixer``): every frame a block reads, the input frames and the
+re-fed [predicted targets, future_aux] frames alike, goes through the Channel Mixer Layer in
+the raster layout (:class:`geostl.models.channel_mixer.ChannelMixer`) inside
+:meth:`SimVP.predict_block`, so the encoder reads C_out + C_in channels (the bypass is the
+block's target channels: in a chained block, the previous block's prediction).
+
 Every ConvSC conv weight starts from a normal(0, 0.02) truncated at ±2 (OpenSTL's
 ``trunc_normal_``), biases 0; translator blocks use their own initialisation.
 """
@@ -31,6 +37,7 @@ from torch import nn
 
 from geostl.models.backbones._contract import check_construction, check_forward
 from geostl.models.backbones.simvp_translators import build_translator
+from geostl.models.channel_mixer import ChannelMixer
 from geostl.models.registry import BACKBONES
 
 
@@ -118,6 +125,7 @@ class SimVP(nn.Module):
             registered translator block.
         mlp_ratio, drop, drop_path: MetaFormer block settings (OpenSTL defaults 8, 0, 0).
         spatio_kernel_enc, spatio_kernel_dec: encoder / decoder kernel sizes (3).
+        channel_mixer: Channel Mixer Layer on every frame of a block (set by ``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W).
@@ -139,6 +147,7 @@ class SimVP(nn.Module):
         drop_path: float = 0.0,
         spatio_kernel_enc: int = 3,
         spatio_kernel_dec: int = 3,
+        channel_mixer: bool = False,
     ) -> None:
         super().__init__()
         t_in, c_in, h, w = check_construction("simvp", in_shape, out_channels, t_out, aux_channels)
@@ -157,6 +166,10 @@ class SimVP(nn.Module):
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
         self.hid_S = hid_S
         self.model_type = str(model_type)
+        self.mixer: ChannelMixer | None = None
+        if channel_mixer:
+            self.mixer = ChannelMixer(c_in, out_channels, "raster", 1, "fusion 'mixer' (SimVP)")
+            c_in = self.mixer.out_channels
         self.encoder = Encoder(c_in, hid_S, N_S, spatio_kernel_enc)
         self.translator = build_translator(
             model_type,
@@ -172,7 +185,10 @@ class SimVP(nn.Module):
         self.aux_losses: dict[str, torch.Tensor] = {}
 
     def predict_block(self, x: torch.Tensor) -> torch.Tensor:
-        """One native block: (B, T_in, C_in, H, W) → (B, T_in, C_out, H, W)."""
+        """One native block: (B, T_in, C_in, H, W) → (B, T_in, C_out, H, W) (with the mixer,
+        each frame is mixed first)."""
+        if self.mixer is not None:
+            x = self.mixer(x)
         b, t, c, h, w = x.shape
         latent, skip = self.encoder(x.reshape(b * t, c, h, w))
         _, hid, hh, ww = latent.shape

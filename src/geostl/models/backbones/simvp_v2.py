@@ -42,6 +42,7 @@ class SimVPv2(SimVP):
         drop_path: float = 0.0,
         spatio_kernel_enc: int = 3,
         spatio_kernel_dec: int = 3,
+        channel_mixer: bool = False,
     ) -> None:
         super().__init__(
             in_shape,
@@ -58,4 +59,5 @@ class SimVPv2(SimVP):
             drop_path=drop_path,
             spatio_kernel_enc=spatio_kernel_enc,
             spatio_kernel_dec=spatio_kernel_dec,
+            channel_mixer=channel_mixer,
         )
