@@ -14,7 +14,14 @@ import numpy as np
 import xarray as xr
 
 from .align import align_indices, align_series, infer_interval, parse_interval
-from .features import GRID_FEATURES, TIME_FEATURES, grid_feature, time_feature, time_lon_feature
+from .features import (
+    FEATURE_UNITS,
+    GRID_FEATURES,
+    TIME_FEATURES,
+    grid_feature,
+    time_feature,
+    time_lon_feature,
+)
 from .schema import ChannelSchema, ForcingSpec
 
 
@@ -75,7 +82,7 @@ class ForcingStack:
                 self._series[spec.name] = time_feature(spec.computed, self.times)
             elif spec.computed in GRID_FEATURES:
                 self._planes[spec.name] = grid_feature(spec.computed, self.lat, self.lon)
-            self.units[spec.name] = "degrees" if spec.computed in GRID_FEATURES else "1"
+            self.units[spec.name] = FEATURE_UNITS[spec.computed]
             return
         if spec.source not in sources:
             raise KeyError(

@@ -9,6 +9,7 @@ from geostl.io.celestrak import open_celestrak
 from geostl.io.gridded import normalise_dims, open_dataset
 from geostl.io.indices import open_index
 from geostl.io.ionex import open_ionex
+from geostl.io.iono_tfrecord import open_iono_tfrecord
 from geostl.io.lzw import decompress_lzw
 from geostl.io.omni2 import OMNI2_COLUMNS, open_omni2
 
@@ -20,5 +21,6 @@ __all__ = [
     "open_dataset",
     "open_index",
     "open_ionex",
+    "open_iono_tfrecord",
     "open_omni2",
 ]

@@ -9,8 +9,17 @@ from typing import Any
 
 import xarray as xr
 
+from geostl.data.regrid import regrid_ionex
+from geostl.data.subsample import subsample_time
 from geostl.datasets import available, sample
-from geostl.io import open_celestrak, open_dataset, open_index, open_ionex, open_omni2
+from geostl.io import (
+    open_celestrak,
+    open_dataset,
+    open_index,
+    open_ionex,
+    open_iono_tfrecord,
+    open_omni2,
+)
 
 from .spec import RUN_SPEC, ConfigError, check_field
 
@@ -34,6 +43,7 @@ _READERS: dict[str, Callable[[list[Path]], xr.Dataset]] = {
     "netcdf": lambda p: open_dataset(p, format="netcdf"),
     "zarr": lambda p: open_dataset(p, format="zarr"),
     "grib": lambda p: open_dataset(p, format="grib"),
+    "iono_tfrecord": open_iono_tfrecord,
 }
 
 
@@ -45,8 +55,12 @@ def open_sources(
     Args:
         sources: ``{NAME: {"sample": "tec"}}`` (a built-in sample, ``geostl.datasets``) or
             ``{NAME: {"paths": [...], "format": "ionex"|"omni2"|"celestrak"|"index"|"netcdf"|
-            "zarr"|"grib"}}``. Glob patterns are passed to the readers that take them
-            (ionex, omni2, netcdf, zarr, grib).
+            "zarr"|"grib"|"iono_tfrecord"}}``. Glob patterns are passed to the readers that
+            take them (all but celestrak and index). Optional transforms, applied in this
+            order after reading: ``"regrid": "iono72"|"native"`` (IONEX 71 x 73 -> 72 x 72 or
+            71 x 72, :func:`geostl.data.regrid.regrid_ionex`) and ``"every": "2h"`` (keep the
+            epochs on multiples of the step from midnight, never averaging,
+            :func:`geostl.data.subsample.subsample_time`).
         base_dir: directory that relative paths are taken from (default: the current one).
 
     Returns:
@@ -66,12 +80,25 @@ def open_sources(
                     f"data.sources.{name}.sample: unknown built-in sample {entry['sample']!r} "
                     f"(available: {', '.join(available())})"
                 )
-            out[name] = sample(entry["sample"])
-            continue
-        raw = entry["paths"]
-        paths = [base / Path(p).expanduser() for p in ([raw] if isinstance(raw, str) else raw)]
-        try:
-            out[name] = _READERS[entry["format"]](paths)
-        except ConfigError as err:
-            raise ConfigError(f"data.sources.{name}: {err}") from err
+            ds = sample(entry["sample"])
+        else:
+            raw = entry["paths"]
+            paths = [base / Path(p).expanduser() for p in ([raw] if isinstance(raw, str) else raw)]
+            try:
+                ds = _READERS[entry["format"]](paths)
+            except ConfigError as err:
+                raise ConfigError(f"data.sources.{name}: {err}") from err
+        out[name] = _transform(ds, entry, f"data.sources.{name}")
     return out
+
+
+def _transform(ds: xr.Dataset, entry: Mapping[str, Any], where: str) -> xr.Dataset:
+    """Apply an entry's ``regrid`` then ``every``; their errors become ConfigErrors."""
+    try:
+        if entry.get("regrid") is not None:
+            ds = regrid_ionex(ds, entry["regrid"], where)
+        if entry.get("every") is not None:
+            ds = subsample_time(ds, entry["every"], where)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(str(err)) from err
+    return ds

@@ -28,7 +28,18 @@ __all__ = [
 ]
 
 #: reader formats a ``data.sources`` entry may name (``paths`` + ``format``)
-SOURCE_FORMATS = ("ionex", "omni2", "celestrak", "index", "netcdf", "zarr", "grib")
+SOURCE_FORMATS = (
+    "ionex",
+    "omni2",
+    "celestrak",
+    "index",
+    "netcdf",
+    "zarr",
+    "grib",
+    "iono_tfrecord",
+)
+#: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
+REGRID_CHOICES = ("native", "iono72")
 BASELINES = ("persistence", "sun_fixed", "climatology")
 
 _NO_DEFAULT = object()
@@ -83,24 +94,35 @@ class Section:
 
 
 def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) -> None:
-    """``data.sources``: ``{NAME: {sample: str} | {paths: str | [str, ...], format: str}}``."""
-    expected = f"expected {{sample: NAME}} or {{paths: [...], format: {'|'.join(SOURCE_FORMATS)}}}"
+    """``data.sources``: ``{NAME: {sample: str} | {paths: str | [str, ...], format: str}}``,
+    each optionally with ``regrid`` (``native`` | ``iono72``) and ``every`` (e.g. ``2h``)."""
+    expected = (
+        f"expected {{sample: NAME}} or {{paths: [...], format: {'|'.join(SOURCE_FORMATS)}}}, "
+        "optionally with regrid and every"
+    )
     for name, entry in value.items():
         key = f"{dotted}.{name}"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"config key {key!r}{_where(origin)}: {expected}, got {entry!r}")
         keys = set(entry)
+        allowed = ["every", "format", "paths", "regrid", "sample"]
+        for k in keys:
+            if k not in allowed:
+                raise _unknown(str(k), f"{key}.{k}", allowed, origin)
+        if "regrid" in keys:
+            check_field(
+                entry["regrid"], Field("str", choices=REGRID_CHOICES), key + ".regrid", origin
+            )
+        if "every" in keys:
+            check_field(entry["every"], Field("str"), key + ".every", origin)
+        core = keys - {"regrid", "every"}
         if "sample" in keys:
-            if keys != {"sample"} or not isinstance(entry["sample"], str):
+            if core != {"sample"} or not isinstance(entry["sample"], str):
                 raise ConfigError(
                     f"config key {key!r}{_where(origin)}: {expected}, got {dict(entry)!r}"
                 )
             continue
-        allowed = ["format", "paths", "sample"]
-        for k in keys:
-            if k not in allowed:
-                raise _unknown(str(k), f"{key}.{k}", allowed, origin)
-        if keys != {"paths", "format"}:
+        if core != {"paths", "format"}:
             raise ConfigError(
                 f"config key {key!r}{_where(origin)}: {expected}, got keys {sorted(keys)}"
             )
