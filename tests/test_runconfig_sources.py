@@ -16,11 +16,13 @@ from geostl.runconfig import ConfigError, load_config, open_sources
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # data-only base files (no `model:` section), named by others with `_base_:`
 BASE_ONLY = {"iono_data.yaml"}
-FILES = sorted(p for p in CONFIGS.glob("*.yaml") if p.name not in BASE_ONLY)
+# `geostl grid` configs (a `grid:` section; loaded and expanded in tests/test_grid_config.py)
+GRID_CONFIGS = {p.name for p in CONFIGS.glob("grid_*.yaml")}
+FILES = sorted(p for p in CONFIGS.glob("*.yaml") if p.name not in BASE_ONLY | GRID_CONFIGS)
 
 
 def test_configs_folder_is_complete() -> None:
-    names = {p.name for p in FILES} | BASE_ONLY
+    names = {p.name for p in FILES} | BASE_ONLY | GRID_CONFIGS
     assert {"tec_convlstm.yaml", "tec_simvp.yaml", "iono_convlstm.yaml", "iono_simvp.yaml"} <= names
     readme = (CONFIGS / "README.md").read_text()
     for name in names:

@@ -4,6 +4,7 @@ geostl train --config FILE.yaml [--config MORE.yaml] [key=value ...] [--resume C
 geostl test --ckpt RUN/best.pt [--out DIR]
 geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test]
 geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=value ...]
+geostl grid --config FILE.yaml [--config MORE.yaml] [key=value ...] [--list]
 geostl demo [--out DIR]
 geostl models | samples
 """
@@ -105,6 +106,19 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid(args: argparse.Namespace) -> int:
+    from geostl.grid import GridSpec, list_cells, load_grid_config, run_grid
+
+    cfg = load_grid_config(args.config, args.overrides)
+    grid = GridSpec.from_config(cfg)
+    if args.list:
+        for cell, state, why in list_cells(grid):
+            print(f"{cell.id:40s} {state:8s} {why}")
+        return 0
+    report = run_grid(grid, cfg, progress=args.progress)
+    return 0 if report.ok else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from geostl.demo import run_demo
 
@@ -173,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="backbone arguments for all models (num_hidden=[64,64]) or one (e3dlstm.patch_size=8)",
     )
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser(
+        "grid", help="run a backbone x fusion x channels x policy grid into one Table 1"
+    )
+    p.add_argument("--config", action="append", required=True, help="YAML file (repeatable)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. grid.channels=[1,4]")
+    p.add_argument("--list", action="store_true", help="list the cells and their state, run none")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=_grid)
 
     p = sub.add_parser("demo", help="train and evaluate a small model on the real TEC sample")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")

@@ -60,23 +60,31 @@ def data_section(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg["data"].items() if k != "sources"}
 
 
-def prepare(cfg: Mapping[str, Any], normaliser=None) -> tuple[dict, dict]:
-    """Open the sources and build the windowed datasets of every split."""
-    sources = open_sources(cfg["data"]["sources"])
+def prepare(cfg: Mapping[str, Any], normaliser=None, sources=None) -> tuple[dict, dict]:
+    """Open the sources (unless already opened ones are given) and build the windowed
+    datasets of every split."""
+    if sources is None:
+        sources = open_sources(cfg["data"]["sources"])
     datasets = build_datasets(data_section(cfg), sources, normaliser=normaliser)
     return sources, datasets
 
 
 def train(
-    cfg: Mapping[str, Any], resume: str | Path | None = None, progress: bool | None = None
+    cfg: Mapping[str, Any],
+    resume: str | Path | None = None,
+    progress: bool | None = None,
+    figures: bool = True,
+    sources: Mapping[str, Any] | None = None,
 ) -> Path:
     """Train the configured model, then evaluate its best checkpoint on the test split.
 
+    ``figures=False`` writes the test tables without the maps, plot and GIF; ``sources``
+    are the already opened ``data.sources`` of ``cfg`` (``geostl grid`` opens them once).
     Returns the run directory.
     """
     seed_everything(int(cfg["train"]["seed"]))
     out = run_dir(cfg)
-    sources, datasets = prepare(cfg)
+    sources, datasets = prepare(cfg, sources=sources)
     model = build_forecaster(cfg["model"], meta_from_dataset(datasets["train"]))
     if dist_info().is_main:
         save_config(cfg, out / "config.yaml")
@@ -94,7 +102,7 @@ def train(
     if "test" in datasets:
         best = out / "best.pt"
         model = build_model_from_checkpoint(load_checkpoint(best))
-        evaluate_and_report(model, datasets, sources, cfg, out, f"{best}", progress)
+        evaluate_and_report(model, datasets, sources, cfg, out, f"{best}", progress, figures)
     return out
 
 
@@ -111,8 +119,9 @@ def evaluate_and_report(
     out: Path,
     label: str,
     progress: bool | None = None,
+    figures: bool = True,
 ) -> dict[str, MetricTable]:
-    """Score ``model`` and the baselines on the test split; write tables and figures."""
+    """Score ``model`` and the baselines on the test split; write tables (and figures)."""
     test = datasets["test"]
     eval_cfg = EvalConfig.from_dict(cfg["eval"])
     tables = evaluate(
@@ -122,7 +131,8 @@ def evaluate_and_report(
         return tables
     out.mkdir(parents=True, exist_ok=True)
     write_tables(tables, test, out, label)
-    write_figures(model, test, tables, eval_cfg, out)
+    if figures:
+        write_figures(model, test, tables, eval_cfg, out)
     return tables
 
 

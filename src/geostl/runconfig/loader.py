@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from .spec import RUN_SPEC, ConfigError, check, fill_defaults
+from .spec import RUN_SPEC, ConfigError, Section, check, fill_defaults
 
 __all__ = ["load_config", "merge", "parse_override", "run_dir", "save_config", "yaml_load"]
 
@@ -89,7 +89,7 @@ def _normalise(layer: dict[str, Any]) -> dict[str, Any]:
     return layer
 
 
-def _read_layer(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
+def _read_layer(path: Path, stack: tuple[Path, ...], spec: Section = RUN_SPEC) -> dict[str, Any]:
     """One file with its ``_base_`` chain merged below it; each file checked on its own."""
     path = path.resolve()
     if path in stack:
@@ -113,10 +113,10 @@ def _read_layer(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: {BASE_KEY} must be a file name or a list of them, got {bases!r}"
         )
-    check(data, RUN_SPEC, origin=str(path))
+    check(data, spec, origin=str(path))
     merged: dict[str, Any] = {}
     for base in bases:
-        merged = merge(merged, _read_layer(path.parent / base, (*stack, path)))
+        merged = merge(merged, _read_layer(path.parent / base, (*stack, path), spec))
     return merge(merged, data)
 
 
@@ -147,6 +147,7 @@ def load_config(
     paths: Sequence[str | os.PathLike] | str | os.PathLike,
     overrides: Iterable[str] = (),
     defaults: bool = True,
+    spec: Section = RUN_SPEC,
 ) -> dict[str, Any]:
     """Load, merge, override and validate a run config.
 
@@ -156,6 +157,9 @@ def load_config(
         defaults: fill every absent optional key of ``run``/``train``/``eval`` (and
             ``data.future_forcings``, ``model.fusion`` ...) from the spec. ``run.name``
             defaults to the stem of the last file.
+        spec: the specification every file, override and the merged result are checked
+            against (default :data:`RUN_SPEC`; ``geostl grid`` passes one with a ``grid``
+            section added).
 
     The ``data`` sub-keys (schema, splits, window ...) are checked by
     ``geostl.data.DataConfig.from_dict``; the ``model.backbone`` kwargs are left to the
@@ -173,18 +177,18 @@ def load_config(
         paths = [paths]
     cfg: dict[str, Any] = {}
     for p in paths:
-        cfg = merge(cfg, _read_layer(Path(p), ()))
+        cfg = merge(cfg, _read_layer(Path(p), (), spec))
     for text in overrides:
         layer = _normalise(parse_override(text))
-        check(layer, RUN_SPEC, origin=f"override {text!r}")
+        check(layer, spec, origin=f"override {text!r}")
         cfg = merge(cfg, layer)
     files = ", ".join(str(p) for p in paths) or "no files"
     origin = f"the merged config from {files}"
-    cfg = check(cfg, RUN_SPEC, origin=origin, complete=True)
+    cfg = check(cfg, spec, origin=origin, complete=True)
     _check_data(cfg["data"], origin)
     if not defaults:
         return cfg
-    cfg = fill_defaults(cfg)
+    cfg = fill_defaults(cfg, spec)
     if cfg["run"]["name"] is None:
         cfg["run"]["name"] = Path(paths[-1]).stem if paths else "run"
     return cfg
