@@ -9,9 +9,9 @@ Public API::
     cells = expand_cells(grid)             # one complete run config per cell
     report = run_grid(grid, cfg)           # report.results, report.failures, report.tables
 
-Modules: ``config`` (the ``grid`` section), ``cells`` (expansion), ``regimes`` (window
-selection by a driver), ``scores`` (MSE/RMSE/MAE per regime, Param/MACs/throughput),
-``table`` (Table 1 layout), ``runner`` (resume and failures).
+Modules: ``config`` (the ``grid`` section's keys), ``spec`` (the resolved grid), ``cells``
+(expansion), ``regimes`` (window selection by a driver), ``scores`` (MSE/RMSE/MAE per regime,
+Param/MACs/throughput), ``table`` (Table 1 layout), ``runner`` (resume and failures).
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .cells import Cell, config_hash, expand_cells, grid_dir
-from .config import GRID_RUN_SPEC, GRID_SECTION, GridSpec, check_grid
+from .config import GRID_RUN_SPEC, GRID_SECTION, check_grid
 from .regimes import REDUCTIONS, Regime, regime_masks, regime_selection, window_values
 from .runner import GridReport, cell_state, list_cells, run_grid, score_cell, scoring_hash
+from .spec import BackboneChoice, GridSpec
 from .table import gains, table_rows, write_tables
 
 __all__ = [
     "GRID_RUN_SPEC",
     "GRID_SECTION",
     "REDUCTIONS",
+    "BackboneChoice",
     "Cell",
     "GridReport",
     "GridSpec",

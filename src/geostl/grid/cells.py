@@ -30,7 +30,7 @@ from geostl.data import DataConfig
 from geostl.data.iono import keep_first_channels
 from geostl.runconfig import RUN_SPEC, ConfigError, check
 
-from .config import GridSpec
+from .spec import GridSpec
 
 __all__ = ["Cell", "config_hash", "expand_cells", "grid_dir"]
 

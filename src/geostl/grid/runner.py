@@ -44,7 +44,7 @@ import yaml
 from geostl import __version__
 
 from .cells import Cell, config_hash, expand_cells, grid_dir
-from .config import GridSpec
+from .spec import GridSpec
 from .table import table_notes, write_tables
 
 __all__ = [
