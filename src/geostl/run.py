@@ -137,18 +137,28 @@ def evaluate_and_report(
 
 
 def write_tables(tables: Mapping[str, MetricTable], test, out: Path, label: str) -> None:
-    """metrics.json (every table), metrics.md (RMSE beside the baselines + model table)."""
+    """metrics.json (every table), metrics.md (RMSE beside the baselines + model table).
+
+    A run fed observed future drivers (``oracle``) says so in every output: ``warning`` in
+    metrics.json, the note above and below the tables of metrics.md, and below the printed
+    table.
+    """
+    oracle = bool(test.uses_future_observed)
     combined = {
         "checkpoint": label,
         "future_forcings": test.future_forcings,
         "tables": {name: table.to_dict() for name, table in tables.items()},
     }
+    if oracle:
+        combined["warning"] = ORACLE_NOTE
     (out / "metrics.json").write_text(json.dumps(combined, indent=1, allow_nan=False) + "\n")
     parts = [f"# Test metrics of {label}\n"]
     if test.uses_future_observed:
         parts.append(ORACLE_NOTE + "\n")
     for channel in test.target_names:
         rmse = compare_tables(tables, metric="rmse", channel=channel, weighting="lat")
+        if oracle:
+            rmse.notes.append(ORACLE_NOTE)
         text = rmse.to_markdown()
         parts.append(text + "\n")
         print(f"\nRMSE ({test.units.get(channel, '')}) of {channel} on the test split:\n")
@@ -156,6 +166,8 @@ def write_tables(tables: Mapping[str, MetricTable], test, out: Path, label: str)
         model = tables["model"]
         weighted = [m for m in model.metrics() if "lat" in model.weightings(m)]
         pivot = model.pivot(channel, weighting="lat", metrics=weighted)
+        if oracle:
+            pivot.notes.append(ORACLE_NOTE)
         parts.append(pivot.to_markdown() + "\n")
     (out / "metrics.md").write_text("\n".join(parts))
 
