@@ -30,8 +30,8 @@ demo: install
 	$(VENV)/bin/geostl demo --out runs/demo
 
 lint: install-test
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks scripts
+	$(PY) -m ruff format --check src tests benchmarks scripts
 
 test: lint
 	$(PY) -m pytest -q

@@ -1,11 +1,11 @@
 """Figure of the Channel Mixer Layer on one frame: the input channels beside the mixed planes.
 
-Row 1: the C input channels of the frame (target first, then the auxiliary planes), each on
-its own colour scale. Row 2: what the backbone's first layer reads with ``fusion: mixer``: the
-bypass (the untouched target) and the mixed planes, on one shared colour scale (the mixer moves
-values, it never rescales them). Row 3: a zoom on the top-left corner of mixed plane 0 with the
-k×k cell grid drawn, where each cell holds one pixel's C channel values (see
-:mod:`geostl.models.channel_mixer`).
+First rows: the C input channels of the frame (target first, then the auxiliary planes),
+each on its own colour scale (a constant plane's value is in its title). Next row: what the
+backbone's first layer reads with ``fusion: mixer``: the bypass (the untouched target) and the
+mixed planes, on one shared colour scale (the mixer moves values, it never rescales them). Last
+row: a zoom on the top-left corner of mixed plane 0 with the k×k cell grid drawn, where each
+cell holds one pixel's C channel values (see :mod:`geostl.models.channel_mixer`).
 
 Values are in network units (after the dataset's normalisation), the units the mixer sees.
 Built on matplotlib's Agg canvas without pyplot.
@@ -91,20 +91,34 @@ def mixed_frame_figure(
     n_bypass = p * p * target_channels
     bypass, mixed = out[:n_bypass], out[n_bypass:]
     shown = min(max_planes, mixed.shape[0])
-    cols = max(c, shown + 1)
-    fig = Figure(figsize=(1.7 * cols, 5.6), dpi=110)
+    cols = shown + 1
+    in_rows = -(-c // cols)  # the input channels wrap onto as many rows as they need
+    rows = in_rows + 2
+    fig = Figure(figsize=(1.7 * cols, 1.9 * rows), dpi=110)
     for i in range(c):
-        _panel(fig, 3, cols, i + 1, x[i], f"in {i}: {names[i]}")
+        plane = x[i]
+        label = f"in {i}: {names[i]}"
+        if float(plane.min()) == float(plane.max()):  # a constant plane: say its value
+            label += f" = {float(plane.min()):.3g}"
+        _panel(fig, rows, cols, i + 1, plane, label)
+    first = in_rows * cols  # panels before the bypass row
     lo, hi = float(mixed.min()), float(mixed.max())
-    _panel(fig, 3, cols, cols + 1, bypass[0], "bypass (target)")
+    _panel(fig, rows, cols, first + 1, bypass[0], "bypass (target)")
     image = None
     for j in range(shown):
-        _, image = _panel(fig, 3, cols, cols + 2 + j, mixed[j], f"mixed plane {j}", lo, hi)
+        _, image = _panel(fig, rows, cols, first + 2 + j, mixed[j], f"mixed plane {j}", lo, hi)
     if image is not None:
         fig.colorbar(image, ax=fig.axes[-shown:], shrink=0.8, label="network units")
     size = min(zoom_cells * k, mixed.shape[1], mixed.shape[2])
     ax, _ = _panel(
-        fig, 3, cols, 2 * cols + 1, mixed[0, :size, :size], f"zoom: plane 0, {k}×{k} cells", lo, hi
+        fig,
+        rows,
+        cols,
+        first + cols + 1,
+        mixed[0, :size, :size],
+        f"zoom: plane 0, {k}×{k} cells",
+        lo,
+        hi,
     )
     for edge in range(k, size, k):
         ax.axhline(edge - 0.5, color="white", lw=0.6)
