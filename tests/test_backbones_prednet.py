@@ -41,13 +41,35 @@ def test_parameter_count_matches_openstl_prednet_model():
     assert count_parameters(aux) - count_parameters(net) == grow
 
 
-def test_macs_of_the_mmnist_rollout():
-    """10 → 10 is 19 steps plus the opening top-down pass: 20 × 832.2 M MACs. OpenSTL's
-    published 8.6 G counts one pass over the 10 input frames only (≈ 10 steps)."""
-    net = build_backbone("prednet", **MMNIST).eval().to("meta")
-    fc = count_flops(net, (torch.empty(1, 10, 1, 64, 64, device="meta"), None, 10))
-    assert fc.macs == 16_644_980_736
-    assert fc.macs / 2 / 1e9 == pytest.approx(8.32, abs=0.01)
+def _macs(c: int, hw: int, t_in: int, t_out: int) -> int:
+    """MACs of a forward of ``t_in`` frames → ``t_out`` (one sample, meta device)."""
+    net = build_backbone("prednet", in_shape=(t_in, c, hw, hw), out_channels=c, t_out=t_out)
+    x = torch.empty(1, t_in, c, hw, hw, device="meta")
+    return count_flops(net.eval().to("meta"), (x, None, t_out)).macs
+
+
+def test_macs_per_step_and_openstls_published_figures():
+    """A forward is one opening top-down pass D (R ConvLSTMs and Â convs from zero states)
+    and T_in + t_out − 1 steps S (bottom-up A convs, then top-down); OpenSTL's step is the
+    same S. By hand, 3×3 kernels:
+
+    Moving MNIST (C 1, 64² … 4²): R 35·4·9·4096 + 3 × 188 743 680 + 768·1024·9·16
+    = 684 638 208, Â 36 864 + 4 × 9 437 184 = 37 785 600 (D = 722 423 808), A 2·32·9·4096
+    + 3 × 37 748 736 = 115 605 504: S = 838 029 312. TaxiBJ (C 2, 32² … 2²): R 38·8·9·1024
+    + 3 × 47 185 920 + 768·1024·9·4 = 172 670 976, Â 36 864 + 4 × 2 359 296, A 4·32·9·1024
+    + 3 × 9 437 184: S = 211 636 224.
+
+    OpenSTL (v0.3.0) counts PredNet with fvcore on a one-frame input, i.e. one step S; its
+    published figures match T_in steps: TaxiBJ 4 S = 0.847 G (table 0.85 G), Moving MNIST
+    10 S = 8.38 G (table 8.6 G, 2.6 % higher, not reproduced). geostl's 10 → 10 forecast is
+    D + 19 S = 16.64 G.
+    """
+    for c, hw, step in ((1, 64, 838_029_312), (2, 32, 211_636_224)):
+        assert _macs(c, hw, 2, 1) - _macs(c, hw, 1, 1) == step
+    assert _macs(1, 64, 1, 1) == 722_423_808 + 838_029_312
+    assert _macs(1, 64, 10, 10) == 722_423_808 + 19 * 838_029_312 == 16_644_980_736
+    assert abs(4 * 211_636_224 / 0.85e9 - 1) < 0.01
+    assert 10 * 838_029_312 / 8.6e9 == pytest.approx(0.974, abs=0.001)
 
 
 def _small(aux: int = 2, **kw):

@@ -6,7 +6,8 @@ depth axis and convolves them with 3-D kernels.
 
 - :class:`Squeeze`: invertible space-to-depth by ``block`` (C → block²·C, h, w → h/b, w/b);
 - :class:`IRevBlock`: an i-RevNet block on a pair (x1, x2) → (x2, F(x2) + squeeze(x1)), with
-  F three 3×3×3 convolutions (GroupNorm(1) + ReLU between them); exactly invertible;
+  F three 3×3×3 convolutions with a normalisation + ReLU between them and, except in the first
+  block, before them (OpenSTL's BatchNorm3d by default, or GroupNorm(1)); exactly invertible;
 - :class:`InvertibleAutoencoder`: the initial squeeze then a stack of :class:`IRevBlock`;
   ``encode`` and ``decode`` are each other's exact inverse;
 - :class:`STConvLSTMCell`: CrevNet's 3-D spatiotemporal LSTM (cell state c, zig-zag memory m);
@@ -22,6 +23,22 @@ import torch
 from torch import nn
 
 Pair = tuple[torch.Tensor, torch.Tensor]
+
+ENCODER_NORMS = ("batch", "group")
+
+
+def encoder_norm_layer(kind: str, channels: int) -> nn.Module:
+    """The normalisation inside the i-RevNet blocks, on (B, channels, T, h, w).
+
+    ``"batch"``: ``BatchNorm3d`` (OpenSTL's ``irevnet_block``; in training its statistics
+    pool the batch, so a sample's output depends on its batchmates); ``"group"``:
+    ``GroupNorm(1, channels)``, per sample. Both have 2·channels affine parameters.
+    """
+    if kind == "batch":
+        return nn.BatchNorm3d(channels)
+    if kind == "group":
+        return nn.GroupNorm(1, channels)
+    raise ValueError(f"crevnet: encoder_norm must be one of {ENCODER_NORMS}, got {kind!r}")
 
 
 class Squeeze(nn.Module):
@@ -53,10 +70,14 @@ class IRevBlock(nn.Module):
     of ``out_ch`` channels each (OpenSTL's ``irevnet_block``; stride 2 squeezes by 2).
 
     A stride-1 block with ``2·out_ch != in_ch`` would need OpenSTL's injective zero padding,
-    which the default layouts never use; it is refused.
+    which the default layouts never use; it is refused. ``norm`` is ``"batch"`` or ``"group"``
+    (:func:`encoder_norm_layer`). In training, batch statistics stay exactly invertible: the
+    inverse recomputes F on the same x2, hence on the same statistics.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, first: bool, mult: int) -> None:
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int, first: bool, mult: int, norm: str = "batch"
+    ) -> None:
         super().__init__()
         if stride == 1 and 2 * out_ch != in_ch:
             raise ValueError(
@@ -73,14 +94,14 @@ class IRevBlock(nn.Module):
         self.psi = Squeeze(stride)
         layers: list[nn.Module] = []
         if not first:
-            layers += [nn.GroupNorm(1, in_ch // 2), nn.ReLU()]
+            layers += [encoder_norm_layer(norm, in_ch // 2), nn.ReLU()]
         layers += [
             nn.Conv3d(in_ch // 2, mid, 3, stride=(1, stride, stride), padding=1, bias=False),
-            nn.GroupNorm(1, mid),
+            encoder_norm_layer(norm, mid),
             nn.ReLU(),
             nn.Conv3d(mid, mid, 3, padding=1, bias=False),
             nn.Dropout(0.0),
-            nn.GroupNorm(1, mid),
+            encoder_norm_layer(norm, mid),
             nn.ReLU(),
             nn.Conv3d(mid, out_ch, 3, padding=1, bias=False),
         ]
@@ -103,6 +124,7 @@ class InvertibleAutoencoder(nn.Module):
     init_ds · 2^(number of stride-2 groups), L = C·init_ds²·4^(stride-2 groups) / 2.
 
     ``nChannels`` per group is OpenSTL's default [in/2, in/2·4, in/2·16, ...] with in = C·init_ds².
+    ``norm``: the blocks' normalisation, ``"batch"`` (OpenSTL) or ``"group"``.
     """
 
     def __init__(
@@ -112,6 +134,7 @@ class InvertibleAutoencoder(nn.Module):
         n_strides: Sequence[int],
         init_ds: int,
         mult: int,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         self.init_psi = Squeeze(init_ds)
@@ -125,7 +148,7 @@ class InvertibleAutoencoder(nn.Module):
         in_ch, first = self.in_ch, True
         for width, depth, stride in zip(widths, n_blocks, n_strides, strict=True):
             for j in range(depth):
-                blocks.append(IRevBlock(in_ch, width, stride if j == 0 else 1, first, mult))
+                blocks.append(IRevBlock(in_ch, width, stride if j == 0 else 1, first, mult, norm))
                 in_ch, first = 2 * width, False
         self.stack = nn.ModuleList(blocks)
         self.latent_channels = in_ch // 2
