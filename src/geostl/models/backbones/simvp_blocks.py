@@ -3,11 +3,15 @@
 A translator block maps (N, dim, h, w) → (N, dim, h, w) and is registered in
 ``TRANSLATOR_BLOCKS`` under its lower-case ``model_type``. Every block is constructed as::
 
-    Block(dim, *, mlp_ratio, drop, drop_path, input_resolution, layer_index)
+    Block(dim, *, mlp_ratio, drop, drop_path, input_resolution, layer_index, out_dim)
 
-(``input_resolution`` = (h, w) and ``layer_index`` are there for blocks that need them, e.g.
-windowed attention; a block may ignore them). :class:`~.simvp_translators.MetaTranslator`
-stacks N_T of them. A new block (TAU, ConvMixer, ...) is one file that registers itself here.
+(``input_resolution`` = (h, w), ``layer_index`` and ``out_dim`` (the width the translator's
+1×1 reduction maps the block's output to) are there for blocks that need them, e.g. windowed
+attention or UniFormer's convolution-or-attention choice; a block may ignore them).
+:class:`~.simvp_translators.MetaTranslator` stacks N_T of them. A new block is one file that
+registers itself here (TAU: :mod:`.simvp_tau_block`; the MetaFormer family ConvMixer, ConvNeXt,
+HorNet, MLP-Mixer, MogaNet, PoolFormer, Swin, UniFormer, VAN, ViT: :mod:`.simvp_metaformer`).
+Stochastic depth is :class:`geostl.models.blocks.drop_path.DropPath` (re-exported here).
 
 This file holds the **gSTA** block (gated spatiotemporal attention, SimVP v2 / OpenSTL's
 ``GASubBlock``)::
@@ -27,33 +31,12 @@ import math
 import torch
 from torch import nn
 
+from geostl.models.blocks.drop_path import DropPath
 from geostl.models.registry import Registry
 
 TRANSLATOR_BLOCKS = Registry("SimVP translator block (model_type)")
 
-
-class DropPath(nn.Module):
-    """Stochastic depth: in training, zero a residual branch for a random subset of samples.
-
-    Each sample's branch is kept with probability 1 − p and then scaled by 1/(1 − p), so the
-    expectation is unchanged. Identity in eval mode or when p == 0.
-    """
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop_path must be in [0, 1), got {p!r}")
-        self.p = float(p)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+__all__ = ["TRANSLATOR_BLOCKS", "DropPath", "GSTABlock", "MixMlp", "init_conv_fan_out"]
 
 
 class LargeKernelAttention(nn.Module):
@@ -133,6 +116,7 @@ class GSTABlock(nn.Module):
         drop_path: float = 0.0,
         input_resolution: tuple[int, int] | None = None,
         layer_index: int = 0,
+        out_dim: int | None = None,
         kernel_size: int = 21,
         init_value: float = 1e-2,
     ) -> None:

@@ -102,6 +102,7 @@ class TAUBlock(nn.Module):
         drop_path: float = 0.0,
         input_resolution: tuple[int, int] | None = None,
         layer_index: int = 0,
+        out_dim: int | None = None,
         kernel_size: int = 21,
         init_value: float = 1e-2,
     ) -> None:

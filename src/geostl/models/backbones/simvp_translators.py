@@ -73,6 +73,7 @@ class MetaTranslator(nn.Module):
                         drop_path=rates[i],
                         input_resolution=input_resolution,
                         layer_index=i,
+                        out_dim=dims[i + 1],
                     ),
                     dims[i],
                     dims[i + 1],
