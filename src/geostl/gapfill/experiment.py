@@ -14,6 +14,7 @@ hidden hour ("gapped") and with every hour hidden ("hidden").
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,9 +96,13 @@ def _train(model, hourly, daily, mu, sd, cfg, log) -> dict:
     padded = torch.zeros(cfg.batch, WINDOW, 24, dtype=torch.bool)
     start, steps, losses = time.monotonic(), 0, []
     model.train()
-    while time.monotonic() - start < cfg.minutes * 60:
+    budget = cfg.minutes * 60
+    while (elapsed := time.monotonic() - start) < budget:
         if cfg.max_steps is not None and steps >= cfg.max_steps:
             break
+        # cosine decay of the learning rate over the time budget (from lr to 0)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(elapsed / budget, 1.0)))
         tiles = rng.integers(0, n_tiles, cfg.batch)
         days = rng.integers(0, TRAIN_DAYS - WINDOW + 1, cfg.batch)
         x = np.stack([hourly[t, :, d : d + WINDOW] for t, d in zip(tiles, days, strict=True)])
