@@ -142,3 +142,21 @@ def test_bad_shapes_are_named() -> None:
     x, missing, padded, land = _inputs()
     with pytest.raises(ValueError, match="padded"):
         model(x, missing, padded[:, :2], land)
+
+
+def test_partly_padded_step_patch_ignores_its_padded_step() -> None:
+    # Pt = 2: steps 2-3 form one patch; step 3 padded, step 2 not -> the patch still counts,
+    # but the padded step's values are masked in the validity channel
+    model = _small_model(patch=(2, 2, 2))
+    x, missing, padded, land = _inputs()
+    padded[:] = False
+    padded[:, 1, 3:] = True
+    with torch.no_grad():
+        ref = model(x, missing, padded, land)["pred"]
+        poked = x.clone()
+        poked[:, :, 1, 3:] = 1e4
+        out = model(poked, missing, padded, land)["pred"]
+        torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+        poked = x.clone()
+        poked[:, :, 1, 2] += 5.0  # the unpadded half of the patch does count
+        assert not torch.allclose(model(poked, missing, padded, land)["pred"][:, 1], ref[:, 1])
