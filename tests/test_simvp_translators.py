@@ -309,3 +309,29 @@ def test_token_attention_matches_torch_scaled_dot_product_attention():
     ref = block.attn.proj(ref.transpose(1, 2).reshape(2, 10, 32))
     with torch.no_grad():
         torch.testing.assert_close(block.attn(t), ref)
+
+
+# OpenSTL weather_benchmarks.md FLOPs (fvcore multiply-adds) at the WeatherBench-S setting, for
+# the attention types whose cost depends on the attention layout (global, 4×4 windows).
+PUBLISHED_WEATHERBENCH_S_GMACS = {"ViT": 7.99, "Swin": 6.88}
+
+
+@pytest.mark.parametrize("model_type", sorted(PUBLISHED_WEATHERBENCH_S_GMACS))
+def test_multiply_adds_match_openstl_weatherbench_s(model_type):
+    from geostl.benchmark.flops import count_flops
+
+    net = build_backbone(
+        "simvp",
+        in_shape=(12, 1, 32, 64),
+        out_channels=1,
+        t_out=12,
+        hid_S=32,
+        hid_T=256,
+        N_S=2,
+        N_T=8,
+        model_type=model_type,
+    )
+    net = net.eval().to("meta")  # shapes only: counting needs no arithmetic
+    x = torch.zeros(1, 12, 1, 32, 64, device="meta")
+    macs = count_flops(net, (x, None, 12)).macs
+    assert abs(macs / (PUBLISHED_WEATHERBENCH_S_GMACS[model_type] * 1e9) - 1) < 0.01
