@@ -91,6 +91,7 @@ def open_cobe_sst(paths: PathsLike, variable: str | None = None, units: str = "a
         if time_name is None:
             raise ValueError(f"{path}: no time / valid_time coordinate in the GRIB message")
         time = ds[time_name].values
+        ds.close()  # values are loaded; do not keep one open file per month
         month = np.datetime64(np.asarray(time).ravel()[0], "M").astype("datetime64[ns]")
         da = da.sortby("lat").transpose("lat", "lon")
         key = (tuple(da["lat"].values), tuple(da["lon"].values))
