@@ -7,6 +7,7 @@ geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=valu
 geostl grid --config FILE.yaml [--config MORE.yaml] [key=value ...] [--list]
 geostl demo [--out DIR]
 geostl gapfill [--out DIR] [--minutes M] [--fraction F] [--seed S]
+geostl enso [--out DIR] [--epochs N] [--seed S]
 geostl models | samples
 """
 
@@ -127,6 +128,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enso(args: argparse.Namespace) -> int:
+    from geostl.enso_experiment import main as enso_main
+
+    argv = ["--out", args.out]
+    for flag, value in (("--epochs", args.epochs), ("--seed", args.seed)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return enso_main(argv)
+
+
 def _gapfill(args: argparse.Namespace) -> int:
     from geostl.gapfill.experiment import GapfillRunConfig, run_t2m_gapfill
 
@@ -217,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fraction", type=float, default=0.5, help="hours hidden (default 0.5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the test gaps and the model")
     p.set_defaults(func=_gapfill)
+
+    p = sub.add_parser("enso", help="ENSO ConvLSTM (seed 002) on the real ERSSTv5 sample")
+    p.add_argument("--out", default="runs/enso", help="output directory (default runs/enso)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 777)")
+    p.set_defaults(func=_enso)
 
     sub.add_parser("models", help="list the registered backbones").set_defaults(func=_models)
     sub.add_parser("samples", help="list the built-in data samples").set_defaults(func=_samples)
