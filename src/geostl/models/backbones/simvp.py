@@ -17,6 +17,15 @@ predicted target channels, future_aux of those frames), and keeps the first t_ou
 (so t_out need not be a multiple of T_in; t_out < T_in keeps a prefix of one block).
 Gradients flow through the whole chain. ``truth`` and ``teacher_forcing`` are ignored.
 
+``quantiser`` (SVQ seed, ``seed-methods.md`` §2.1): a quantiser from ``QUANTISERS``
+(:mod:`geostl.models.quantisers`, e.g. ``{name: svq, codebook_size: 10000}``; ``dim`` is set to
+hid_S) applied to every latent pixel vector of every frame, (B·T_in, hid_S, h, w), replacing
+the latent before the translator (``post_vq=False``) or between translator and decoder
+(``post_vq=True``); the decoder's skip stays the unquantised first encoder map. A quantiser's
+``loss_vq``, averaged over the chained blocks, goes to ``aux_losses["loss_vq"]``.
+``input_noise`` = ρ > 0: in training, a fraction ρ of the elements of x is multiplied by
+U(−2, 2) (:class:`geostl.models.input_noise.InputNoise`), the seed's noise ablation.
+
 ``channel_mixer=True`` (``fusion: mixer``): every frame a block reads, the input frames and the
 re-fed [predicted targets, future_aux] frames alike, goes through the Channel Mixer Layer in
 the raster layout (:class:`geostl.models.channel_mixer.ChannelMixer`) inside
@@ -30,15 +39,18 @@ Every ConvSC conv weight starts from a normal(0, 0.02) truncated at ±2 (OpenSTL
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from geostl.models import quantisers as _quantisers  # noqa: F401  (registers QUANTISERS)
 from geostl.models.backbones._contract import check_construction, check_forward
 from geostl.models.backbones.simvp_translators import build_translator
 from geostl.models.channel_mixer import ChannelMixer
-from geostl.models.registry import BACKBONES
+from geostl.models.input_noise import InputNoise
+from geostl.models.registry import BACKBONES, QUANTISERS
 
 
 class ConvSC(nn.Module):
@@ -126,6 +138,10 @@ class SimVP(nn.Module):
         mlp_ratio, drop, drop_path: MetaFormer block settings (OpenSTL defaults 8, 0, 0).
         spatio_kernel_enc, spatio_kernel_dec: encoder / decoder kernel sizes (3).
         channel_mixer: Channel Mixer Layer on every frame of a block (set by ``fusion: mixer``).
+        quantiser: None (default) or ``{name: <QUANTISERS name>, **kwargs}`` without ``dim``.
+        post_vq: put the quantiser between translator and decoder instead of before the
+            translator.
+        input_noise: ρ of the training-time input-noise ablation (0 = off).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W).
@@ -148,6 +164,9 @@ class SimVP(nn.Module):
         spatio_kernel_enc: int = 3,
         spatio_kernel_dec: int = 3,
         channel_mixer: bool = False,
+        quantiser: Mapping[str, Any] | None = None,
+        post_vq: bool = False,
+        input_noise: float = 0.0,
     ) -> None:
         super().__init__()
         t_in, c_in, h, w = check_construction("simvp", in_shape, out_channels, t_out, aux_channels)
@@ -182,7 +201,29 @@ class SimVP(nn.Module):
             drop_path,
         )
         self.decoder = Decoder(hid_S, out_channels, N_S, spatio_kernel_dec)
+        self.quantiser: nn.Module | None = None
+        if quantiser is not None:
+            if not isinstance(quantiser, Mapping) or not isinstance(quantiser.get("name"), str):
+                raise ValueError(
+                    "simvp: quantiser must be a mapping {name: <quantiser>, ...}; available: "
+                    f"{QUANTISERS.available()}, got {quantiser!r}"
+                )
+            options = {k: v for k, v in quantiser.items() if k != "name"}
+            if "dim" in options:
+                raise ValueError("simvp: quantiser.dim is set from hid_S; remove it")
+            self.quantiser = QUANTISERS.build(quantiser["name"], dim=hid_S, **options)
+        self.post_vq = bool(post_vq)
+        self.input_noise: InputNoise | None = InputNoise(input_noise) if input_noise else None
         self.aux_losses: dict[str, torch.Tensor] = {}
+        self._vq_losses: list[torch.Tensor] = []
+
+    def _quantise(self, latent: torch.Tensor) -> torch.Tensor:
+        """Quantiser on (B·T, hid_S, h, w); its ``loss_vq`` is kept for ``aux_losses``."""
+        assert self.quantiser is not None
+        q, info = self.quantiser(latent)
+        if "loss_vq" in info:
+            self._vq_losses.append(info["loss_vq"])
+        return q
 
     def predict_block(self, x: torch.Tensor) -> torch.Tensor:
         """One native block: (B, T_in, C_in, H, W) → (B, T_in, C_out, H, W) (with the mixer,
@@ -192,8 +233,12 @@ class SimVP(nn.Module):
         b, t, c, h, w = x.shape
         latent, skip = self.encoder(x.reshape(b * t, c, h, w))
         _, hid, hh, ww = latent.shape
-        z = self.translator(latent.reshape(b, t * hid, hh, ww))
-        y = self.decoder(z.reshape(b * t, hid, hh, ww), skip)
+        if self.quantiser is not None and not self.post_vq:
+            latent = self._quantise(latent)
+        z = self.translator(latent.reshape(b, t * hid, hh, ww)).reshape(b * t, hid, hh, ww)
+        if self.quantiser is not None and self.post_vq:
+            z = self._quantise(z)
+        y = self.decoder(z, skip)
         return y.reshape(b, t, self.out_channels, h, w)
 
     def forward(
@@ -206,6 +251,7 @@ class SimVP(nn.Module):
     ) -> torch.Tensor:
         """Forecast ``t_out`` frames by chaining native blocks (truth is not used)."""
         self.aux_losses = {}
+        self._vq_losses = []
         check_forward(
             "simvp",
             x,
@@ -218,6 +264,8 @@ class SimVP(nn.Module):
             aux=self.aux_channels,
             hw=(self.h, self.w),
         )
+        if self.input_noise is not None:
+            x = self.input_noise(x)
         n_blocks = math.ceil(t_out / self.t_in)
         blocks = []
         inputs = x
@@ -230,4 +278,7 @@ class SimVP(nn.Module):
                     inputs = torch.cat([y, aux], dim=2)
                 else:
                     inputs = y
+        if self._vq_losses:
+            self.aux_losses = {"loss_vq": torch.stack(self._vq_losses).mean()}
+            self._vq_losses = []
         return torch.cat(blocks, dim=1)[:, :t_out]
