@@ -138,3 +138,34 @@ def test_code_usage_counts_weights_beyond_n_sigma() -> None:
     counts = code_usage(w, n_sigma=2.0)
     assert counts.tolist() == [0.0, 0.0, 0.0, 1.0]
     assert code_usage(w, n_sigma=3.0).sum() == 0
+
+
+@pytest.mark.parametrize("nonlinear", [True, False])
+def test_factorised_path_matches_values_and_gradients_in_float64(nonlinear: bool) -> None:
+    torch.manual_seed(5)
+    direct = SVQ(6, 70, 9, nonlinear=nonlinear).double()
+    factorised = SVQ(6, 70, 9, nonlinear=nonlinear, factorised=True).double()
+    factorised.load_state_dict(direct.state_dict())
+    z = torch.randn(2, 6, 3, 3, dtype=torch.float64)
+    target = torch.randn(2, 6, 3, 3, dtype=torch.float64)
+    q_direct, _ = direct(z)
+    q_fact, info = factorised(z)
+    assert info == {}
+    torch.testing.assert_close(q_fact, q_direct, rtol=1e-12, atol=1e-12)
+    ((q_direct - target) ** 2).sum().backward()
+    ((q_fact - target) ** 2).sum().backward()
+    grads = dict(direct.named_parameters())
+    for name, p in factorised.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name].grad, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="factorised=True needs out_relu=False"):
+        SVQ(6, 70, factorised=True, out_relu=True)
+
+
+def test_usage_perplexity_of_a_model_is_between_one_and_k() -> None:
+    torch.manual_seed(6)
+    svq = SVQ(4, 30, 8)
+    z = torch.randn(5, 4, 6, 6)
+    value = svq.usage_perplexity(z, n_sigma=2.0)
+    w = svq.code_weights(z.permute(0, 2, 3, 1)).detach()
+    assert value == pytest.approx(perplexity(code_usage(w, 2.0)))
+    assert 1.0 <= value <= 30.0

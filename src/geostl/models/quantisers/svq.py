@@ -12,6 +12,12 @@ No auxiliary loss. ``freeze_codebook`` keeps E as a buffer (not a parameter, nev
 ``freeze_both`` freezes both. Frozen tensors are buffers, so they are saved in checkpoints but
 not counted by ``parameters()``.
 
+``factorised=True`` (ours; needs ``out_relu=False``) computes the same q without the (…, K)
+code weights: with the last projection layer (W, b) and its input h, q = h·(EᵀW)ᵀ + Eᵀb, the
+identity of spec §2.2. Values and gradients are the same function of the same parameters (up
+to float rounding), but memory and compute per vector scale with D·m instead of K·m; the
+returned ``info`` then has no ``code_weights``.
+
 Parameters for D = 32, K = 10 000, m = 128: MLP 32·128 + 128 = 4 224 and 128·10 000 + 10 000
 = 1 290 000; codebook 320 000 (when learnable).
 """
@@ -22,6 +28,7 @@ import torch
 from torch import nn
 
 from geostl.models.quantisers.codebook_init import init_codebook
+from geostl.models.quantisers.usage import code_usage, perplexity
 from geostl.models.registry import QUANTISERS
 
 
@@ -49,8 +56,10 @@ class SVQ(nn.Module):
         freeze_both: both fixed (overrides the two flags above).
         init_method: codebook initialisation, see :mod:`.codebook_init` (seed default
             ``normal``; most seed configs ``kaiming``).
+        factorised: compute q through EᵀW without materialising w (see the module docstring).
 
-    Forward: z (N, D, h, w) → (q (N, D, h, w), {"code_weights": (N, h, w, K)}).
+    Forward: z (N, D, h, w) → (q (N, D, h, w), {"code_weights": (N, h, w, K)}) ({} when
+    ``factorised``).
     """
 
     def __init__(
@@ -65,6 +74,7 @@ class SVQ(nn.Module):
         freeze_projection: bool = False,
         freeze_both: bool = False,
         init_method: str = "normal",
+        factorised: bool = False,
     ) -> None:
         super().__init__()
         for key, value in (("dim", dim), ("codebook_size", codebook_size), ("hidden", hidden)):
@@ -82,6 +92,9 @@ class SVQ(nn.Module):
         else:
             self.projection = nn.Linear(dim, codebook_size)
         self.out_act: nn.Module = nn.ReLU() if out_relu else nn.Identity()
+        if factorised and out_relu:
+            raise ValueError("svq: factorised=True needs out_relu=False (the identity of §2.2)")
+        self.factorised = bool(factorised)
         codebook = init_codebook(codebook_size, dim, init_method)
         self.freeze_codebook = bool(freeze_codebook or freeze_both)
         self.freeze_projection = bool(freeze_projection or freeze_both)
@@ -101,6 +114,25 @@ class SVQ(nn.Module):
         if z.dim() != 4 or z.shape[1] != self.dim:
             raise ValueError(f"svq: expected a latent (N, {self.dim}, h, w), got {tuple(z.shape)}")
         x = z.permute(0, 2, 3, 1)
+        if self.factorised:
+            return self._factorised(x).permute(0, 3, 1, 2).contiguous(), {}
         w = self.code_weights(x)
         q = w @ self.codebook.to(w.dtype)
         return q.permute(0, 3, 1, 2).contiguous(), {"code_weights": w}
+
+    def _factorised(self, x: torch.Tensor) -> torch.Tensor:
+        """q = h·(EᵀW)ᵀ + Eᵀb for vectors x (..., D), (W, b) the last projection layer."""
+        if isinstance(self.projection, nn.Sequential):
+            last = self.projection[-1]
+            h = self.projection[:-1](x)
+        else:
+            last, h = self.projection, x
+        codebook = self.codebook.to(x.dtype)
+        return h @ (codebook.T @ last.weight).T + codebook.T @ last.bias
+
+    def usage_perplexity(self, z: torch.Tensor, n_sigma: float = 2.0) -> float:
+        """Perplexity of the code-usage histogram of latents z (N, D, h, w) (see
+        :mod:`.usage`); computed without gradients from the explicit code weights."""
+        with torch.no_grad():
+            w = self.code_weights(z.permute(0, 2, 3, 1))
+        return perplexity(code_usage(w, n_sigma))
