@@ -14,6 +14,7 @@ from geostl.io.iono_tfrecord import open_iono_tfrecord
 from geostl.io.lzw import decompress_lzw
 from geostl.io.omni2 import OMNI2_COLUMNS, open_omni2
 from geostl.io.oni_table import open_oni_table
+from geostl.io.weatherbench import open_weatherbench
 
 __all__ = [
     "OMNI2_COLUMNS",
@@ -27,4 +28,5 @@ __all__ = [
     "open_iono_tfrecord",
     "open_omni2",
     "open_oni_table",
+    "open_weatherbench",
 ]

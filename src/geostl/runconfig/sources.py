@@ -11,6 +11,7 @@ import xarray as xr
 
 from geostl.data.regrid import regrid_ionex
 from geostl.data.subsample import subsample_time
+from geostl.data.weatherbench import open_weatherbench_source
 from geostl.datasets import available, sample
 from geostl.io import (
     open_celestrak,
@@ -55,12 +56,14 @@ def open_sources(
     Args:
         sources: ``{NAME: {"sample": "tec"}}`` (a built-in sample, ``geostl.datasets``) or
             ``{NAME: {"paths": [...], "format": "ionex"|"omni2"|"celestrak"|"index"|"netcdf"|
-            "zarr"|"grib"|"iono_tfrecord"}}``. Glob patterns are passed to the readers that
-            take them (all but celestrak and index). Optional transforms, applied in this
-            order after reading: ``"regrid": "iono72"|"native"`` (IONEX 71 x 73 -> 72 x 72 or
-            71 x 72, :func:`geostl.data.regrid.regrid_ionex`) and ``"every": "2h"`` (keep the
-            epochs on multiples of the step from midnight, never averaging,
-            :func:`geostl.data.subsample.subsample_time`).
+            "zarr"|"grib"|"iono_tfrecord"}}``, or ``{"paths": ROOT, "format": "weatherbench",
+            "weatherbench": {"set": "t2m"}}`` (a WeatherBench 5.625° folder, see
+            :func:`geostl.data.weatherbench.open_weatherbench_source`). Glob patterns are
+            passed to the readers that take them (all but celestrak and index). Optional
+            transforms, applied in this order after reading: ``"regrid": "iono72"|"native"``
+            (IONEX 71 x 73 -> 72 x 72 or 71 x 72, :func:`geostl.data.regrid.regrid_ionex`) and
+            ``"every": "2h"`` (keep the epochs on multiples of the step from midnight, never
+            averaging, :func:`geostl.data.subsample.subsample_time`).
         base_dir: directory that relative paths are taken from (default: the current one).
 
     Returns:
@@ -85,11 +88,29 @@ def open_sources(
             raw = entry["paths"]
             paths = [base / Path(p).expanduser() for p in ([raw] if isinstance(raw, str) else raw)]
             try:
-                ds = _READERS[entry["format"]](paths)
+                if entry["format"] == "weatherbench":
+                    ds = _weatherbench(paths, entry, f"data.sources.{name}")
+                else:
+                    ds = _READERS[entry["format"]](paths)
             except ConfigError as err:
                 raise ConfigError(f"data.sources.{name}: {err}") from err
         out[name] = _transform(ds, entry, f"data.sources.{name}")
     return out
+
+
+def _weatherbench(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr.Dataset:
+    """Format ``weatherbench``: ``paths`` is the root folder, ``weatherbench`` the selection."""
+    if len(paths) != 1:
+        raise ConfigError(f"format 'weatherbench' reads one root folder, got {len(paths)}: {paths}")
+    if "weatherbench" not in entry:
+        raise ConfigError(
+            f"{where}.weatherbench is missing: expected {{set: NAME}} or {{variables: [...], "
+            "levels: [...], years: [first, last]}"
+        )
+    try:
+        return open_weatherbench_source(str(paths[0]), dict(entry["weatherbench"]), where)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _transform(ds: xr.Dataset, entry: Mapping[str, Any], where: str) -> xr.Dataset:

@@ -37,6 +37,7 @@ SOURCE_FORMATS = (
     "zarr",
     "grib",
     "iono_tfrecord",
+    "weatherbench",
 )
 #: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
 REGRID_CHOICES = ("native", "iono72")
@@ -105,7 +106,7 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
         if not isinstance(entry, Mapping):
             raise ConfigError(f"config key {key!r}{_where(origin)}: {expected}, got {entry!r}")
         keys = set(entry)
-        allowed = ["every", "format", "paths", "regrid", "sample"]
+        allowed = ["every", "format", "paths", "regrid", "sample", "weatherbench"]
         for k in keys:
             if k not in allowed:
                 raise _unknown(str(k), f"{key}.{k}", allowed, origin)
@@ -115,7 +116,18 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
             )
         if "every" in keys:
             check_field(entry["every"], Field("str"), key + ".every", origin)
-        core = keys - {"regrid", "every"}
+        core = keys - {"regrid", "every", "weatherbench"}
+        if "weatherbench" in keys and entry.get("format") != "weatherbench":
+            raise ConfigError(
+                f"config key {key + '.weatherbench'!r}{_where(origin)}: only with "
+                f"format: weatherbench, got format {entry.get('format')!r}"
+            )
+        if "weatherbench" in keys and not isinstance(entry["weatherbench"], Mapping):
+            raise ConfigError(
+                f"config key {key + '.weatherbench'!r}{_where(origin)}: expected a mapping "
+                f"{{set: NAME}} or {{variables: [...], levels: [...], years: [first, last]}}, "
+                f"got {entry['weatherbench']!r}"
+            )
         if "sample" in keys:
             if core != {"sample"} or not isinstance(entry["sample"], str):
                 raise ConfigError(
