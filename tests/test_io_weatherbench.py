@@ -173,6 +173,13 @@ def test_missing_folder_file_variable_and_level_errors(tmp_path: Path) -> None:
         open_weatherbench(tmp_path, ["tcc"], [2016])
 
 
+def test_variables_with_different_times_are_refused(tmp_path: Path) -> None:
+    write_weatherbench(tmp_path, ["u10"], [2016], hours=6)
+    write_weatherbench(tmp_path, ["v10"], [2016], hours=5)
+    with pytest.raises(ValueError, match="'u10' and 'v10' have different time axes"):
+        open_weatherbench(tmp_path, ["u10", "v10"], [2016])
+
+
 def test_source_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="weatherbench is missing"):
         open_sources({"wb": {"paths": str(tmp_path), "format": "weatherbench"}})

@@ -124,7 +124,9 @@ def open_weatherbench(
         KeyError: an unknown variable, a file without the expected variable, or a level that
             the file does not hold.
         ValueError: no variables or years, levels missing for a pressure-level variable,
-            a grid that is not the 5.625° one, or files whose times are not increasing.
+            a grid that is not the 5.625° one, files whose times are not increasing or lie
+            outside their year, or variables with different time axes (nothing is aligned
+            or filled).
     """
     root = Path(root).expanduser()
     if not variables:
@@ -137,6 +139,7 @@ def open_weatherbench(
         raise FileNotFoundError(f"WeatherBench root folder {root} does not exist")
     channels: dict[str, xr.DataArray] = {}
     files: list[str] = []
+    first_times: tuple[str, np.ndarray] | None = None
     for short in variables:
         var = _lookup(short)
         wanted = _levels_for(var, levels)
@@ -155,6 +158,14 @@ def open_weatherbench(
             parts.append(_read_year(path, var, wanted, year))
             files.append(f"{var.folder}/{path.name}")
         data = xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]
+        if first_times is None:
+            first_times = (short, data["time"].values)
+        elif not np.array_equal(data["time"].values, first_times[1]):
+            raise ValueError(
+                f"WeatherBench variables {first_times[0]!r} and {short!r} have different time "
+                f"axes ({first_times[1].size} vs {data.sizes['time']} times, years {list(years)}); "
+                "every channel must share one time axis"
+            )
         for level in wanted or [None]:
             name = channel_name(short, level)
             if name in channels:
