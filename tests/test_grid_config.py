@@ -215,3 +215,27 @@ def test_the_shipped_tec_grid() -> None:
         assert set(cell.config["data"]["normalisation"]["fixed"]) == {"tec", *cell.forcings}
         assert cell.config["data"]["schema"].get("static", []) == []
     assert [r.name for r in grid.regimes] == ["lsa", "hsa", "storm", "quiet"]
+
+
+def test_the_shipped_svq_grid_builds_every_model() -> None:
+    """configs/grid_svq_t2m.yaml: SimVP, SVQ (learnable, frozen) and two VQ baselines, C = 1."""
+    from geostl.models import build_forecaster
+
+    grid = GridSpec.from_config(load_grid_config([REPO / "configs" / "grid_svq_t2m.yaml"]))
+    cells = expand_cells(grid)
+    assert [c.id for c in cells] == [
+        f"{label}-none-C1"
+        for label in ("simvp", "simvp_svq", "simvp_svq_frozen", "simvp_vq", "simvp_rvq")
+    ]
+    meta = {
+        "t_in": 12, "t_out": 12, "target_channels": 1, "forcing_channels": 0,
+        "static_channels": 0, "height": 36, "width": 52,
+    }  # fmt: skip
+    counts = {}
+    for cell in cells[:3]:  # the VQ baselines need the optional vq extra
+        model = build_forecaster(cell.config["model"], meta)
+        counts[cell.id] = sum(p.numel() for p in model.parameters())
+    # SVQ adds its MLP (8 -> 128 -> 10,000) and, when learnable, the 10,000 x 8 codebook
+    mlp = (8 * 128 + 128) + (128 * 10_000 + 10_000)
+    assert counts["simvp_svq_frozen-none-C1"] - counts["simvp-none-C1"] == mlp
+    assert counts["simvp_svq-none-C1"] - counts["simvp-none-C1"] == mlp + 10_000 * 8
