@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geostl._keys import check_keys
+from geostl.engine.loss import CRITERIA
 from geostl.models.scheduled_sampling import ScheduledSampling
 
 OPTIMIZERS = ("adam", "adamw")
@@ -89,6 +90,7 @@ class TrainConfig:
     schedule: str = "onecycle"
     warmup_steps: int = 0
     grad_clip: float | None = None
+    criterion: str = "mse"
     amp: bool = False
     compile: bool = False
     device: str = "auto"
@@ -126,7 +128,7 @@ class TrainConfig:
             if key in d:
                 out[key] = _bool(d[key], w(key))
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                             ("device", DEVICES)):  # fmt: skip
+                             ("device", DEVICES), ("criterion", CRITERIA)):  # fmt: skip
             if key in d:
                 out[key] = _choice(d[key], choices, w(key))
         if "scheduled_sampling" in d:

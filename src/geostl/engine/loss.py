@@ -1,6 +1,7 @@
-"""The training loss: masked MSE in normalised units plus weighted auxiliary losses.
+"""The training loss: a masked criterion in normalised units plus weighted auxiliary losses.
 
-``L = sum(m (p - y)^2) / sum(m) + sum_k w_k aux_k`` with ``m`` the target validity mask
+``L = sum(m e) / sum(m) + sum_k w_k aux_k`` with ``e = (p - y)^2`` (criterion ``mse``, the
+default) or ``e = |p - y|`` (``mae``, the SVQ seed's loss), ``m`` the target validity mask
 (padded, missing and out-of-area pixels are 0) and ``w_k`` = 1 unless given.
 """
 
@@ -9,6 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+
+CRITERIA = ("mse", "mae")
+"""Training criteria: mean squared or mean absolute error over the valid elements."""
+
+
+def _masked_diff(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``pred - target`` where ``mask``, 0 elsewhere (shapes and mask dtype checked)."""
+    if pred.shape != target.shape or mask.shape != pred.shape:
+        raise ValueError(
+            f"masked loss: pred {tuple(pred.shape)}, target {tuple(target.shape)} and mask "
+            f"{tuple(mask.shape)} must have the same shape"
+        )
+    if mask.dtype != torch.bool:
+        raise ValueError(f"masked loss: mask must be bool, got {mask.dtype}")
+    return torch.where(mask, pred - target, torch.zeros((), dtype=pred.dtype, device=pred.device))
 
 
 def masked_sse(
@@ -23,15 +39,25 @@ def masked_sse(
     Returns:
         ``(sse, count)``: float32 (or pred's dtype) scalar tensors.
     """
-    if pred.shape != target.shape or mask.shape != pred.shape:
-        raise ValueError(
-            f"masked loss: pred {tuple(pred.shape)}, target {tuple(target.shape)} and mask "
-            f"{tuple(mask.shape)} must have the same shape"
-        )
-    if mask.dtype != torch.bool:
-        raise ValueError(f"masked loss: mask must be bool, got {mask.dtype}")
-    diff = torch.where(mask, pred - target, torch.zeros((), dtype=pred.dtype, device=pred.device))
+    diff = _masked_diff(pred, target, mask)
     return (diff * diff).sum(), mask.sum().to(pred.dtype)
+
+
+def masked_error_sum(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, criterion: str = "mse"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum over valid elements of the criterion's error (squared or absolute), and their count.
+
+    Args:
+        pred, target: (B, T_out, C, H, W) in normalised units.
+        mask: bool of the same shape, True = the element counts.
+        criterion: one of ``CRITERIA``.
+    """
+    if criterion == "mse":
+        return masked_sse(pred, target, mask)
+    if criterion == "mae":
+        return _masked_diff(pred, target, mask).abs().sum(), mask.sum().to(pred.dtype)
+    raise ValueError(f"train.criterion: expected one of {CRITERIA}, got {criterion!r}")
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -44,17 +70,22 @@ def total_loss(
     output: Mapping[str, object],
     batch: Mapping[str, torch.Tensor],
     aux_weights: Mapping[str, float] | None = None,
+    criterion: str = "mse",
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Masked MSE of ``output["pred"]`` against ``batch["targets"]`` plus weighted aux losses.
+    """Masked ``criterion`` (``mse`` or ``mae``) of ``output["pred"]`` against
+    ``batch["targets"]`` plus weighted aux losses.
 
     Returns:
-        ``(loss, parts)``: the scalar loss to back-propagate and ``{"mse": .., name: ..}``
+        ``(loss, parts)``: the scalar loss to back-propagate and ``{criterion: .., name: ..}``
         as floats for logging.
     """
     pred = output["pred"]
-    mse = masked_mse(pred.float(), batch["targets"].float(), batch["target_mask"])
-    loss = mse
-    parts = {"mse": float(mse.detach())}
+    total, count = masked_error_sum(
+        pred.float(), batch["targets"].float(), batch["target_mask"], criterion
+    )
+    main = total / count.clamp_min(1.0)
+    loss = main
+    parts = {criterion: float(main.detach())}
     weights = dict(aux_weights or {})
     aux = output.get("aux_losses") or {}
     unknown = sorted(set(weights) - set(aux))

@@ -47,7 +47,7 @@ from geostl.engine.distributed import (
     dist_info,
     init_distributed,
 )
-from geostl.engine.loss import masked_sse, total_loss
+from geostl.engine.loss import masked_error_sum, total_loss
 from geostl.engine.optim import build_optimizer
 from geostl.engine.runlog import TensorBoard, write_epoch_log
 from geostl.engine.schedule import build_scheduler
@@ -163,9 +163,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def validate(self, device: torch.device, autocast=nullcontext) -> float:
-        """Masked MSE (normalised units) pooled over the whole val split and all ranks."""
+        """The training criterion (normalised units) pooled over the val split and all ranks."""
         return validation_loss(
-            self.model, self.datasets["val"], self.cfg.val_batch_size, device, autocast
+            self.model,
+            self.datasets["val"],
+            self.cfg.val_batch_size,
+            device,
+            autocast,
+            criterion=self.cfg.criterion,
         )
 
     def _out_of_time(self, start: float) -> bool:
@@ -273,7 +278,7 @@ class Trainer:
                 with autocast():
                     forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
                     out = train_model(batch, teacher_forcing=forcing)
-                    loss, _ = total_loss(out, batch)
+                    loss, _ = total_loss(out, batch, criterion=cfg.criterion)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"training loss is {float(loss)} at step {self.global_step} "
@@ -375,8 +380,10 @@ def validation_loss(
     batch_size: int = 4,
     device: torch.device | str | None = None,
     autocast=nullcontext,
+    criterion: str = "mse",
 ) -> float:
-    """Masked MSE in normalised units pooled over every valid target element of ``dataset``.
+    """Masked ``criterion`` (MSE or MAE, the training criterion) in normalised units pooled
+    over every valid target element of ``dataset``.
 
     Under DDP each rank takes a disjoint shard (no repeated windows) and the sums of squared
     errors and of valid elements are all-reduced before dividing. The model runs in eval mode
@@ -393,8 +400,10 @@ def validation_loss(
             batch = {k: v.to(device) for k, v in batch.items()}
             with autocast():
                 pred = model(batch)["pred"]
-            sse, count = masked_sse(pred.double(), batch["targets"].double(), batch["target_mask"])
-            sums += torch.stack([sse, count])
+            total, count = masked_error_sum(
+                pred.double(), batch["targets"].double(), batch["target_mask"], criterion
+            )
+            sums += torch.stack([total, count])
     finally:
         model.train(was)
     sums = all_reduce_sum(sums)

@@ -204,6 +204,7 @@ RUN_SPEC = Section(
                 "schedule": _f("str", "onecycle", choices=("onecycle", "cosine", "constant")),
                 "warmup_steps": _f("int", 0, minimum=0),
                 "grad_clip": _f("float", None, nullable=True, minimum=0, exclusive_min=True),
+                "criterion": _f("str", "mse", choices=("mse", "mae")),
                 "amp": _f("bool", False),
                 "compile": _f("bool", False),
                 "device": _f("str", "auto", choices=("auto", "cpu", "cuda")),
