@@ -180,3 +180,31 @@ def test_bench_kwargs_apply_to_all_models_or_one_scoped_model() -> None:
         _bench_kwargs(["mim.patch_size=8"], ["convlstm"])
     with pytest.raises(SystemExit, match="expected key=value"):
         _bench_kwargs(["patch_size"], ["convlstm"])
+
+
+def test_bench_keeps_the_other_models_when_one_fails(monkeypatch, tmp_path, capsys) -> None:
+    import json
+
+    from geostl import cli
+
+    def fake(name, *args, **kwargs):
+        if name == "prednet":
+            raise ValueError("prednet: H=72 and W=72 must be divisible by 16")
+        return {"name": name}
+
+    monkeypatch.setattr("geostl.benchmark.benchmark_backbone", fake)
+    monkeypatch.setattr("geostl.benchmark.bench_to_markdown", lambda rs: f"TABLE {len(rs)}")
+    monkeypatch.setattr(
+        "geostl.benchmark.bench_to_json",
+        lambda rs, path: Path(path).write_text(json.dumps([r["name"] for r in rs])),
+    )
+    out = tmp_path / "b.json"
+    args = cli.build_parser().parse_args(
+        ["bench", "--model", "convlstm", "--model", "prednet", "--model", "simvp"]
+        + ["--json", str(out)]
+    )
+    assert args.func(args) == 1
+    printed = capsys.readouterr()
+    assert "TABLE 2" in printed.out
+    assert "prednet: ValueError: prednet: H=72" in printed.err
+    assert json.loads(out.read_text()) == ["convlstm", "simvp"]

@@ -83,28 +83,37 @@ def _bench(args: argparse.Namespace) -> int:
     if len(shape) != 4:
         raise SystemExit(f"--shape: expected T_IN,C,H,W (four integers), got {args.shape!r}")
     kwargs = _bench_kwargs(args.kwargs, args.model)
-    results = []
+    results, failed = [], []
     for name in args.model:
-        results.append(
-            benchmark_backbone(
-                name,
-                shape,
-                args.t_out or shape[0],
-                args.batch,
-                out_channels=args.out_channels,
-                aux_channels=shape[1] - args.out_channels,
-                backbone_kwargs=kwargs[name],
-                device=args.device,
-                warmup=args.warmup,
-                iters=args.iters,
-                train=not args.no_train,
+        try:
+            results.append(
+                benchmark_backbone(
+                    name,
+                    shape,
+                    args.t_out or shape[0],
+                    args.batch,
+                    out_channels=args.out_channels,
+                    aux_channels=shape[1] - args.out_channels,
+                    backbone_kwargs=kwargs[name],
+                    device=args.device,
+                    warmup=args.warmup,
+                    iters=args.iters,
+                    train=not args.no_train,
+                )
             )
-        )
-    print(bench_to_markdown(results))
-    if args.json:
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            # one model that cannot run at this shape must not cost the others' results
+            failed.append(f"{name}: {type(err).__name__}: {err}")
+            print(f"geostl bench: {failed[-1]}", file=sys.stderr)
+    if results:
+        print(bench_to_markdown(results))
+    if args.json and results:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         bench_to_json(results, args.json)
         print(f"wrote {args.json}")
+    if failed:
+        print("geostl bench: failed models:\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 1
     return 0
 
 
