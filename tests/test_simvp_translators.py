@@ -57,6 +57,15 @@ PUBLISHED_WEATHERBENCH_S = {
 PUBLISHED_MMNIST = {"IncepU": 58.0, "gSTA": 46.8, "tau": 44.7}
 
 
+# OpenSTL's SimVP settings of the published tables (configs/weather/t2m_5_625, configs/mmnist)
+WEATHERBENCH_S = dict(
+    in_shape=(12, 1, 32, 64), out_channels=1, t_out=12, hid_S=32, hid_T=256, N_S=2, N_T=8
+)
+MOVING_MNIST = dict(
+    in_shape=(10, 1, 64, 64), out_channels=1, t_out=10, hid_S=64, hid_T=512, N_S=4, N_T=8
+)
+
+
 def small(model_type: str, **kw):
     """T_in 4, target + 1 aux channel on 16×16, latent 8×8, widths 64 (=4·16) and 32."""
     args = dict(
@@ -113,13 +122,7 @@ def test_eval_is_deterministic_and_longer_rollouts_chain_blocks(model_type):
 def test_parameter_count_matches_openstl_weatherbench_s(model_type):
     net = build_backbone(
         "simvp",
-        in_shape=(12, 1, 32, 64),
-        out_channels=1,
-        t_out=12,
-        hid_S=32,
-        hid_T=256,
-        N_S=2,
-        N_T=8,
+        **WEATHERBENCH_S,
         model_type=model_type,
         drop_path=0.1,
     )
@@ -131,13 +134,7 @@ def test_parameter_count_matches_openstl_weatherbench_s(model_type):
 def test_parameter_count_matches_openstl_moving_mnist(model_type):
     net = build_backbone(
         "simvp",
-        in_shape=(10, 1, 64, 64),
-        out_channels=1,
-        t_out=10,
-        hid_S=64,
-        hid_T=512,
-        N_S=4,
-        N_T=8,
+        **MOVING_MNIST,
         model_type=model_type,
     )
     assert abs(count_parameters(net) / (PUBLISHED_MMNIST[model_type] * 1e6) - 1) < 0.01
@@ -322,13 +319,7 @@ def test_multiply_adds_match_openstl_weatherbench_s(model_type):
 
     net = build_backbone(
         "simvp",
-        in_shape=(12, 1, 32, 64),
-        out_channels=1,
-        t_out=12,
-        hid_S=32,
-        hid_T=256,
-        N_S=2,
-        N_T=8,
+        **WEATHERBENCH_S,
         model_type=model_type,
     )
     net = net.eval().to("meta")  # shapes only: counting needs no arithmetic
