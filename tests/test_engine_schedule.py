@@ -72,3 +72,20 @@ def test_warmup_longer_than_training_is_an_error():
     cfg = TrainConfig.from_dict({"epochs": 1, "schedule": "cosine", "warmup_steps": 5})
     with pytest.raises(ValueError, match="train.warmup_steps"):
         _trajectory(cfg, 5)
+
+
+def test_warmup_epochs_last_that_many_epochs_of_steps():
+    # OpenSTL's warmup_epoch: 2 warm-up epochs of 5 steps = 10 warm-up steps, then cosine
+    cfg = TrainConfig.from_dict({"epochs": 6, "lr": 0.4, "schedule": "cosine", "warmup_epochs": 2})
+    n, w = 6 * 5, 10
+    expected = [
+        0.4 * (s + 1) / w if s < w else 0.4 * 0.5 * (1 + math.cos(math.pi * (s - w) / (n - w)))
+        for s in range(n)
+    ]
+    assert _trajectory(cfg, 5) == pytest.approx(expected, rel=1e-12)
+    assert max(_trajectory(cfg, 5)) == pytest.approx(0.4)
+
+
+def test_warmup_steps_and_epochs_together_are_an_error():
+    with pytest.raises(ValueError, match="train.warmup_steps and train.warmup_epochs"):
+        TrainConfig.from_dict({"warmup_steps": 3, "warmup_epochs": 1})

@@ -89,6 +89,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "onecycle"
     warmup_steps: int = 0
+    warmup_epochs: int = 0
     grad_clip: float | None = None
     criterion: str = "mse"
     amp: bool = False
@@ -109,8 +110,8 @@ class TrainConfig:
         out: dict[str, Any] = {}
         w = lambda k: f"{where}.{k}"  # noqa: E731
         for key, minimum in (("epochs", 1), ("batch_size", 1), ("val_batch_size", 1),
-                             ("num_workers", 0), ("warmup_steps", 0), ("seed", 0),
-                             ("log_every", 1)):  # fmt: skip
+                             ("num_workers", 0), ("warmup_steps", 0), ("warmup_epochs", 0),
+                             ("seed", 0), ("log_every", 1)):  # fmt: skip
             if key in d:
                 out[key] = _int(d[key], w(key), minimum)
         for key, minimum in (("early_stopping", 1), ("max_steps_per_epoch", 1)):
@@ -137,6 +138,10 @@ class TrainConfig:
                 ScheduledSampling(start=0.0, decay_per_step=0.0, min=0.0)
                 if ss is None
                 else ScheduledSampling.from_dict(ss, w("scheduled_sampling"))
+            )
+        if out.get("warmup_steps", 0) and out.get("warmup_epochs", 0):
+            raise ValueError(
+                f"{w('warmup_steps')} and {w('warmup_epochs')}: give one warm-up length, not both"
             )
         return cls(**out)
 

@@ -9,6 +9,10 @@ With ``s`` the number of optimisation steps already taken (the learning rate use
 - ``cosine``: linear warm-up ``lr (s + 1) / W`` for ``s < W = warmup_steps``, then
   ``lr / 2 (1 + cos(pi (s - W) / (N - W)))``.
 - ``constant``: the same linear warm-up, then ``lr``.
+
+The warm-up length is ``warmup_steps``, or ``warmup_epochs x steps_per_epoch`` (OpenSTL's
+``warmup_epoch``; its timm cosine steps once per epoch, from ``warmup_lr`` 1e-5 up and down to
+``min_lr`` 1e-6, where this one steps every iteration from ``lr / W`` up and down to 0).
 """
 
 from __future__ import annotations
@@ -59,6 +63,11 @@ class WarmupCosine(LRScheduler):
         return [base * f for base in self.base_lrs]
 
 
+def warmup_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Warm-up length in steps: ``warmup_steps``, else ``warmup_epochs x steps_per_epoch``."""
+    return cfg.warmup_steps or cfg.warmup_epochs * steps_per_epoch
+
+
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
 ) -> LRScheduler:
@@ -69,14 +78,15 @@ def build_scheduler(
     if steps_per_epoch < 1:
         raise ValueError(f"build_scheduler: steps_per_epoch must be >= 1, got {steps_per_epoch}")
     total = cfg.epochs * steps_per_epoch
+    warmup = warmup_steps(cfg, steps_per_epoch)
     if cfg.schedule == "onecycle":
-        if cfg.warmup_steps >= total:
+        if warmup >= total:
             raise ValueError(
-                f"train.warmup_steps ({cfg.warmup_steps}) must be smaller than the total number "
+                f"train.warmup_steps ({warmup}) must be smaller than the total number "
                 f"of steps ({total} = epochs x steps per epoch)"
             )
-        pct = cfg.warmup_steps / total if cfg.warmup_steps > 0 else 0.3
+        pct = warmup / total if warmup > 0 else 0.3
         return OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=pct)
     if cfg.schedule in ("cosine", "constant"):
-        return WarmupCosine(optimizer, total, cfg.warmup_steps, cosine=cfg.schedule == "cosine")
+        return WarmupCosine(optimizer, total, warmup, cosine=cfg.schedule == "cosine")
     raise ValueError(f"train.schedule: {cfg.schedule!r} is not one of {SCHEDULES}")

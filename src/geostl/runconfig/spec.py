@@ -203,6 +203,7 @@ RUN_SPEC = Section(
                 "weight_decay": _f("float", 0.0, minimum=0),
                 "schedule": _f("str", "onecycle", choices=("onecycle", "cosine", "constant")),
                 "warmup_steps": _f("int", 0, minimum=0),
+                "warmup_epochs": _f("int", 0, minimum=0),
                 "grad_clip": _f("float", None, nullable=True, minimum=0, exclusive_min=True),
                 "criterion": _f("str", "mse", choices=("mse", "mae")),
                 "amp": _f("bool", False),
