@@ -219,3 +219,20 @@ def test_spec_defaults_agree_with_the_engine_configs(tmp_path: Path) -> None:
 def test_out_of_range_values(tmp_path: Path, override: str) -> None:
     with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.")):
         load_config([write(tmp_path, "m.yaml", MINIMAL)], [override])
+
+
+def test_a_source_path_can_be_overridden_alone(tmp_path: Path) -> None:
+    """``data.sources.NAME.paths=...`` on the command line (a partial source entry) merges into
+    the file's entry; only the merged entry must be whole."""
+    base = MINIMAL.replace("{maps: {sample: tec}}", "{maps: {paths: a.nc, format: netcdf}}")
+    path = write(tmp_path, "src.yaml", base)
+    cfg = load_config([path], ["data.sources.maps.paths=/data/b.nc"])
+    assert cfg["data"]["sources"]["maps"] == {"paths": "/data/b.nc", "format": "netcdf"}
+    cfg = load_config([path], ["data.sources.maps.every=2h"])
+    assert cfg["data"]["sources"]["maps"]["every"] == "2h"
+    # a partial entry that does not merge into a whole one is still an error
+    with pytest.raises(ConfigError, match="data.sources.other"):
+        load_config([path], ["data.sources.other.paths=/data/c.nc"])
+    # naming the kind (sample or format) replaces the entry as a whole
+    cfg = load_config([path], ["data.sources.maps.sample=tec"])
+    assert cfg["data"]["sources"]["maps"] == {"sample": "tec"}

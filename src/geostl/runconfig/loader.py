@@ -9,7 +9,8 @@ Order of precedence (later wins)::
 
 Merging: mappings merge key by key, everything else (lists included) is replaced. Two
 exceptions keep a layer from mixing incompatible entries: an entry of ``data.sources`` is
-replaced as a whole, and ``model.backbone`` is replaced as a whole when the later layer names a
+replaced as a whole when the later layer names its kind (``sample`` or ``format``; a layer giving
+only e.g. ``paths`` or ``every`` merges into the entry), and ``model.backbone`` is replaced as a whole when the later layer names a
 different backbone (its kwargs belong to the earlier one). ``model.backbone: NAME`` is short for
 ``model.backbone: {name: NAME}``.
 
@@ -67,7 +68,11 @@ def merge(base: Mapping[str, Any], top: Mapping[str, Any], path: str = "") -> di
     for key, value in top.items():
         dotted = f"{path}{key}"
         old = out.get(key)
-        replace_whole = path == "data.sources." or (
+        replace_whole = (
+            path == "data.sources."
+            and isinstance(value, Mapping)
+            and bool({"sample", "format"} & set(value))
+        ) or (
             dotted == "model.backbone"
             and isinstance(old, Mapping)
             and isinstance(value, Mapping)

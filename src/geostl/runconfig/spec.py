@@ -38,6 +38,7 @@ SOURCE_FORMATS = (
     "grib",
     "iono_tfrecord",
     "weatherbench",
+    "taxibj",
 )
 #: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
 REGRID_CHOICES = ("native", "iono72")
@@ -116,17 +117,21 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
             )
         if "every" in keys:
             check_field(entry["every"], Field("str"), key + ".every", origin)
-        core = keys - {"regrid", "every", "weatherbench"}
-        if "weatherbench" in keys and entry.get("format") != "weatherbench":
-            raise ConfigError(
-                f"config key {key + '.weatherbench'!r}{_where(origin)}: only with "
-                f"format: weatherbench, got format {entry.get('format')!r}"
-            )
         if "weatherbench" in keys and not isinstance(entry["weatherbench"], Mapping):
             raise ConfigError(
                 f"config key {key + '.weatherbench'!r}{_where(origin)}: expected a mapping "
                 f"{{set: NAME}} or {{variables: [...], levels: [...], years: [first, last]}}, "
                 f"got {entry['weatherbench']!r}"
+            )
+        if not complete:
+            # one layer (a file or an override such as data.sources.maps.paths=...) may give
+            # part of an entry; the merged config is checked whole
+            continue
+        core = keys - {"regrid", "every", "weatherbench"}
+        if "weatherbench" in keys and entry.get("format") != "weatherbench":
+            raise ConfigError(
+                f"config key {key + '.weatherbench'!r}{_where(origin)}: only with "
+                f"format: weatherbench, got format {entry.get('format')!r}"
             )
         if "sample" in keys:
             if core != {"sample"} or not isinstance(entry["sample"], str):
@@ -239,6 +244,7 @@ RUN_SPEC = Section(
                 ),
                 "figure_window": _f("int", -1),
                 "figure_leads": _f("list", None, nullable=True, items="int"),
+                "codebook_usage": _f("bool", True),
             }
         ),
     },
