@@ -38,7 +38,6 @@ SOURCE_FORMATS = (
     "grib",
     "iono_tfrecord",
     "weatherbench",
-    "taxibj",
 )
 #: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
 REGRID_CHOICES = ("native", "iono72")
@@ -244,7 +243,6 @@ RUN_SPEC = Section(
                 ),
                 "figure_window": _f("int", -1),
                 "figure_leads": _f("list", None, nullable=True, items="int"),
-                "codebook_usage": _f("bool", True),
             }
         ),
     },
