@@ -152,13 +152,15 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """The ``eval`` section: batch size, baselines, climatology phase, figure choices."""
+    """The ``eval`` section: batch size, baselines, climatology phase, figure choices, and
+    ``codebook_usage`` (record the SVQ code-usage diagnostic when the model has an SVQ)."""
 
     batch_size: int = 8
     baselines: tuple[str, ...] = BASELINES
     climatology_by: str | None = "time_of_day"
     figure_window: int = -1
     figure_leads: tuple[int, ...] | None = None
+    codebook_usage: bool = True
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
@@ -192,6 +194,8 @@ class EvalConfig:
                     raise _type_error(f"{where}.figure_leads", "a list of lead indices or null", fl)
                 fl = tuple(_int(v, f"{where}.figure_leads[{i}]", 0) for i, v in enumerate(fl))
             out["figure_leads"] = fl
+        if "codebook_usage" in d:
+            out["codebook_usage"] = _bool(d["codebook_usage"], f"{where}.codebook_usage")
         return cls(**out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,4 +206,5 @@ class EvalConfig:
             "climatology_by": self.climatology_by,
             "figure_window": self.figure_window,
             "figure_leads": None if self.figure_leads is None else list(self.figure_leads),
+            "codebook_usage": self.codebook_usage,
         }

@@ -38,6 +38,7 @@ SOURCE_FORMATS = (
     "grib",
     "iono_tfrecord",
     "weatherbench",
+    "taxibj",
 )
 #: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
 REGRID_CHOICES = ("native", "iono72")
@@ -243,6 +244,7 @@ RUN_SPEC = Section(
                 ),
                 "figure_window": _f("int", -1),
                 "figure_leads": _f("list", None, nullable=True, items="int"),
+                "codebook_usage": _f("bool", True),
             }
         ),
     },

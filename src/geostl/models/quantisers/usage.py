@@ -5,11 +5,20 @@ all code weights of a batch are standardised together, z = (w − mean(w)) / std
 "used" by a latent vector when |z_k| > n_sigma; the histogram counts, per code, the vectors
 that use it; its perplexity is exp(H) with H = −Σ p_k ln p_k, p = counts / Σ counts (K when
 all codes are used equally, 1 when one code takes all uses).
+
+:class:`UsageAccumulator` sums these histograms over the forward calls of an evaluation (each
+call standardised on its own, see its docstring) and over DDP processes;
+:mod:`geostl.engine.codebook_usage` feeds it from the SVQ modules of a model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import torch
+
+from geostl.metrics.accumulator import WeightedSums
 
 
 def code_usage(weights: torch.Tensor, n_sigma: float = 2.0) -> torch.Tensor:
@@ -42,3 +51,137 @@ def perplexity(counts: torch.Tensor) -> float:
     p = c / c.sum()
     nz = p[p > 0]
     return float(torch.exp(-(nz * nz.log()).sum()))
+
+
+#: thresholds the evaluation reports (the seed's 2σ and 3σ)
+N_SIGMAS = (2.0, 3.0)
+
+STANDARDISATION_NOTE = (
+    "code weights standardised per forward call of the SVQ module (one evaluation batch, one "
+    "autoregressive block) with the mean and sample std of all K x N weights of that call, as "
+    "code_usage does; a code counts once per latent vector whose |z| exceeds the threshold; "
+    "the counts are summed over calls and processes (so they depend on eval.batch_size and on "
+    "how the windows are sharded over processes)"
+)
+
+
+def _key(n_sigma: float) -> str:
+    return f"counts/{n_sigma:g}"
+
+
+class UsageAccumulator:
+    """Code-usage histograms of one SVQ module summed over calls (batches) and processes.
+
+    Standardisation is **per call**: each :meth:`update` (one forward call of the SVQ module,
+    i.e. one evaluation batch, or one autoregressive block of it) standardises *its own* code
+    weights with their mean and sample std, exactly as :func:`code_usage` does for one tensor;
+    the (K,) counts of the calls are then added up. So the result equals the sum of
+    ``code_usage(w_call, n_sigma)`` over the calls, which in general differs from one
+    ``code_usage`` on all weights concatenated (the statistics of each call differ). The
+    counts are additive across calls and across DDP ranks (:meth:`all_reduce`).
+
+    Args:
+        codebook_size: K.
+        n_sigmas: thresholds on |z| (default 2 and 3).
+
+    Sums (float64, in ``self.sums``): ``counts/<n>`` (K,) per threshold, ``vectors`` (number of
+    latent vectors seen), ``calls`` (calls counted) and ``calls_zero_spread`` (calls whose code
+    weights were all equal: no standardisation possible, counted here and nowhere else).
+    """
+
+    def __init__(self, codebook_size: int, n_sigmas: tuple[float, ...] = N_SIGMAS) -> None:
+        if not isinstance(codebook_size, int) or codebook_size < 2:
+            raise ValueError(
+                f"UsageAccumulator: codebook_size must be an int >= 2, got {codebook_size!r}"
+            )
+        if not n_sigmas or any(not (float(s) > 0) for s in n_sigmas):
+            raise ValueError(
+                f"UsageAccumulator: n_sigmas must be positive numbers, got {n_sigmas!r}"
+            )
+        self.codebook_size = codebook_size
+        self.n_sigmas = tuple(float(s) for s in n_sigmas)
+        self.sums = WeightedSums()
+        for s in self.n_sigmas:
+            self.sums.add(_key(s), torch.zeros(codebook_size, dtype=torch.float64))
+        for name in ("vectors", "calls", "calls_zero_spread"):
+            self.sums.add(name, torch.zeros((), dtype=torch.float64))
+
+    def update(self, weights: torch.Tensor, chunk_vectors: int | None = None) -> None:
+        """Add one call's code weights ``weights`` (..., K), standardised together."""
+        if weights.dim() < 1 or weights.shape[-1] != self.codebook_size:
+            raise ValueError(
+                f"UsageAccumulator.update: expected code weights (..., {self.codebook_size}), "
+                f"got {tuple(weights.shape)}"
+            )
+        flat = weights.detach().reshape(-1, self.codebook_size)
+        step = chunk_vectors or max(1, 2**22 // self.codebook_size)
+        self.update_chunks(lambda: flat.split(step))
+
+    def update_chunks(self, chunks: Callable[[], Iterable[torch.Tensor]]) -> None:
+        """Add one call whose code weights come in row blocks ``chunks()`` of (n_i, K).
+
+        ``chunks`` is called three times (mean, spread, counts), so the K-wide weights of a
+        call never need to be held at once (e.g. for a ``factorised`` SVQ, whose forward does
+        not form them). The standardisation is that of :func:`code_usage` on the whole call.
+        """
+        n, total = 0, torch.zeros((), dtype=torch.float64)
+        for block in chunks():
+            b = block.detach().to(torch.float64)
+            n += b.numel()
+            total = total + b.sum().cpu()
+        if n == 0:
+            raise ValueError("UsageAccumulator.update: no code weights in this call")
+        mean = total / n
+        spread = torch.zeros((), dtype=torch.float64)
+        for block in chunks():
+            b = block.detach().to(torch.float64)
+            spread = spread + ((b - mean.to(b.device)) ** 2).sum().cpu()
+        std = torch.sqrt(spread / (n - 1)) if n > 1 else torch.tensor(0.0, dtype=torch.float64)
+        self.sums.add("vectors", float(n // self.codebook_size))
+        if not torch.isfinite(std) or std == 0:
+            self.sums.add("calls_zero_spread", 1.0)
+            return
+        counts = {s: torch.zeros(self.codebook_size, dtype=torch.float64) for s in self.n_sigmas}
+        for block in chunks():
+            b = block.detach().to(torch.float64).reshape(-1, self.codebook_size)
+            z = ((b - mean.to(b.device)) / std.to(b.device)).abs()
+            for s in self.n_sigmas:
+                counts[s] += (z > s).sum(dim=0).to(torch.float64).cpu()
+        for s, c in counts.items():
+            self.sums.add(_key(s), c)
+        self.sums.add("calls", 1.0)
+
+    def counts(self, n_sigma: float) -> torch.Tensor:
+        """(K,) float64 usage histogram at threshold ``n_sigma``."""
+        return self.sums[_key(float(n_sigma))]
+
+    def all_reduce(self, group=None) -> UsageAccumulator:
+        """Sum the histograms across processes (a no-op when not distributed)."""
+        self.sums.all_reduce(group)
+        return self
+
+    def summary(self, histogram: bool = False) -> dict[str, Any]:
+        """JSON-ready summary: K, vectors, calls and per threshold the perplexity (None when
+        no code was used), the number of codes used and the total uses; ``histogram=True``
+        adds the (K,) counts as a list of ints."""
+        out: dict[str, Any] = {
+            "codebook_size": self.codebook_size,
+            "vectors": int(self.sums["vectors"].item()),
+            "calls": int(self.sums["calls"].item()),
+            "calls_zero_spread": int(self.sums["calls_zero_spread"].item()),
+            "standardisation": STANDARDISATION_NOTE,
+            "thresholds": [],
+        }
+        for s in self.n_sigmas:
+            c = self.counts(s)
+            uses = float(c.sum())
+            entry: dict[str, Any] = {
+                "n_sigma": s,
+                "perplexity": perplexity(c) if uses > 0 else None,
+                "codes_used": int((c > 0).sum()),
+                "uses": int(uses),
+            }
+            if histogram:
+                entry["histogram"] = [int(v) for v in c.tolist()]
+            out["thresholds"].append(entry)
+        return out
