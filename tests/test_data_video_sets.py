@@ -1,0 +1,134 @@
+"""Video-set data sections: splits carved from the readers' clip tables (generated folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geostl.data.splits import check_splits, parse_splits
+from geostl.data.video_sets import VIDEO_SETS, video_data_section, video_splits
+from geostl.io.human36m import open_human36m
+from geostl.io.kitticaltech import open_kitticaltech
+from geostl.io.kth import KTH_ACTIONS
+from test_io_kitticaltech import SIZE
+from test_io_kitticaltech import _layout as kitticaltech_layout
+from video_layouts import write_human, write_kth
+
+
+def _kth(root: Path) -> None:
+    clips = [
+        ("20", "boxing", 1, list(range(1, 6))),
+        ("16", "walking", 2, list(range(1, 6))),
+        ("01", "running", 1, list(range(1, 6))),
+        ("15", "boxing", 4, list(range(1, 6))),
+        ("02", "handclapping", 1, list(range(1, 6))),
+        ("17", "jogging", 3, list(range(1, 6))),
+    ]
+    write_kth(root, clips, size=(8, 8))
+    for action in KTH_ACTIONS:
+        (root / action).mkdir(parents=True, exist_ok=True)
+
+
+def _members_by_time(ds, ranges: dict) -> dict[str, list[str]]:
+    """Clips whose frames all lie in each split's date range (computed from the times)."""
+    splits = parse_splits(ranges)
+    times = ds["time"].values
+    clips = ds["clip"].values
+    out = {}
+    for name, split in splits.items():
+        inside = split.contains(times)
+        out[name] = sorted(set(clips[inside]))
+        # no clip is cut by a boundary
+        for c in out[name]:
+            assert inside[clips == c].all(), c
+    return out
+
+
+def test_kth_persons_15_16_validate(tmp_path: Path) -> None:
+    _kth(tmp_path)
+    section = video_data_section("kth", str(tmp_path))
+    from geostl.io.kth import open_kth
+
+    ds = open_kth(tmp_path)
+    ranges, members = video_splits(ds, "person", 2)
+    assert ranges == section["splits"]
+    assert members == {
+        "train": ["person01_running_d1", "person02_handclapping_d1"],
+        "val": ["person15_boxing_d4", "person16_walking_d2"],
+        "test": ["person17_jogging_d3", "person20_boxing_d1"],
+    }
+    assert _members_by_time(ds, ranges) == {k: sorted(v) for k, v in members.items()}
+    # at least one 30-frame window (40 ms steps) between splits, as the pipeline requires
+    check_splits(parse_splits(ranges), 30, np.timedelta64(40, "ms"))
+    assert section["sources"] == {"video": {"paths": str(tmp_path), "format": "kth"}}
+    assert section["schema"] == {"targets": {"source": "video", "variables": ["gray"]}}
+    assert section["window"] == {"t_in": 10, "t_out": 20, "stride": 3}
+    assert section["normalisation"] == {
+        "method": "fixed",
+        "fixed": {"gray": {"offset": 0.0, "scale": 255.0}},
+    }
+    assert video_data_section("kth40", str(tmp_path), stride=1, ds=ds)["window"] == {
+        "t_in": 10,
+        "t_out": 40,
+        "stride": 1,
+    }
+
+
+def test_human_subject_s8_validates(tmp_path: Path) -> None:
+    write_human(
+        tmp_path,
+        [
+            ("S11", "Walking", "1", [1, 6, 11]),
+            ("S8", "Eating", "1", [1, 6, 11]),
+            ("S1", "Eating", "2", [1, 6, 11]),
+            ("S8", "Eating", "2", [1, 6, 11]),
+            ("S9", "Phoning", "1", [1, 6, 11]),
+        ],
+        size=(8, 8),
+    )
+    ds = open_human36m(tmp_path, size=(8, 8))
+    section = video_data_section("human", str(tmp_path), ds=ds)
+    _, members = video_splits(ds, "subject", 1)
+    assert members == {
+        "train": ["S1_Eating.2"],
+        "val": ["S8_Eating.1", "S8_Eating.2"],
+        "test": ["S9_Phoning.1", "S11_Walking.1"],
+    }
+    assert _members_by_time(ds, section["splits"]) == {k: sorted(v) for k, v in members.items()}
+    assert section["schema"]["targets"]["variables"] == ["red", "green", "blue"]
+    assert section["window"] == {"t_in": 4, "t_out": 4, "stride": 5}
+    assert section["sources"]["video"]["format"] == "human36m"
+
+
+def test_kitticaltech_uses_kitti_val(tmp_path: Path) -> None:
+    kitticaltech_layout(tmp_path)
+    ds = open_kitticaltech(tmp_path, size=SIZE)
+    section = video_data_section("kitticaltech", str(tmp_path), ds=ds)
+    _, members = video_splits(ds, "set", 0)
+    assert members == {
+        "train": ["kitti:city-d1", "kitti:road-d2"],
+        "val": ["kitti:city-d5"],
+        "test": ["set06_V000", "set07_V001"],
+    }
+    assert _members_by_time(ds, section["splits"]) == {k: sorted(v) for k, v in members.items()}
+    assert section["window"] == {"t_in": 10, "t_out": 1, "stride": 11}
+    with pytest.raises(ValueError, match="already has validation clips"):
+        video_splits(ds, "set", 1)
+
+
+def test_split_errors(tmp_path: Path) -> None:
+    write_kth(tmp_path, [("01", "boxing", 1, [1, 2]), ("17", "boxing", 1, [1, 2])], size=(8, 8))
+    for action in KTH_ACTIONS:
+        (tmp_path / action).mkdir(parents=True, exist_ok=True)
+    from geostl.io.kth import open_kth
+
+    ds = open_kth(tmp_path, size=None)
+    with pytest.raises(ValueError, match=r"1 training person\(s\) \(\['01'\]\); cannot carve 1"):
+        video_splits(ds, "person", 1)
+    with pytest.raises(ValueError, match="the val split has no clip"):
+        video_splits(ds, "person", 0)
+    with pytest.raises(KeyError, match="unknown video set 'ucf'"):
+        video_data_section("ucf", str(tmp_path))
+    assert set(VIDEO_SETS) == {"kth", "kth20", "kth40", "human", "kitticaltech"}
