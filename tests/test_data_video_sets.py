@@ -53,7 +53,15 @@ def test_kth_persons_15_16_validate(tmp_path: Path) -> None:
 
     ds = open_kth(tmp_path)
     ranges, members = video_splits(ds, "person", 2)
-    assert ranges == section["splits"]
+    assert video_data_section("kth", str(tmp_path), ds=ds)["splits"] == ranges
+    # the standard year splits (no folder read) hold the same clips
+    assert section["splits"] == {
+        "train": {"start": "2001-01-01T00:00:00.000", "end": "2014-12-31T23:00:00.000"},
+        "val": {"start": "2015-01-01T00:00:00.000", "end": "2016-12-31T23:00:00.000"},
+        "test": {"start": "2017-01-01T00:00:00.000", "end": "2026-01-01T00:00:00.000"},
+    }
+    assert _members_by_time(ds, section["splits"]) == {k: sorted(v) for k, v in members.items()}
+    check_splits(parse_splits(section["splits"]), 30, np.timedelta64(40, "ms"))
     assert members == {
         "train": ["person01_running_d1", "person02_handclapping_d1"],
         "val": ["person15_boxing_d4", "person16_walking_d2"],
@@ -97,6 +105,8 @@ def test_human_subject_s8_validates(tmp_path: Path) -> None:
         "test": ["S9_Phoning.1", "S11_Walking.1"],
     }
     assert _members_by_time(ds, section["splits"]) == {k: sorted(v) for k, v in members.items()}
+    years = video_data_section("human", str(tmp_path))["splits"]
+    assert _members_by_time(ds, years) == {k: sorted(v) for k, v in members.items()}
     assert section["schema"]["targets"]["variables"] == ["red", "green", "blue"]
     assert section["window"] == {"t_in": 4, "t_out": 4, "stride": 5}
     assert section["sources"]["video"]["format"] == "human36m"
@@ -113,6 +123,9 @@ def test_kitticaltech_uses_kitti_val(tmp_path: Path) -> None:
         "test": ["set06_V000", "set07_V001"],
     }
     assert _members_by_time(ds, section["splits"]) == {k: sorted(v) for k, v in members.items()}
+    years = video_data_section("kitticaltech", str(tmp_path))["splits"]
+    assert _members_by_time(ds, years) == {k: sorted(v) for k, v in members.items()}
+    assert years["test"] == {"start": "2006-01-01T00:00:00.000", "end": "2011-01-01T00:00:00.000"}
     assert section["window"] == {"t_in": 10, "t_out": 1, "stride": 11}
     with pytest.raises(ValueError, match="already has validation clips"):
         video_splits(ds, "set", 1)

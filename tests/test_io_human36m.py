@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geostl.io._video import ORIGIN
+from geostl.io._video import block_start
 from geostl.io.human36m import open_human36m
 from video_layouts import pixel_value, write_human
 
@@ -34,12 +34,14 @@ def test_values_coords_and_order(tmp_path: Path) -> None:
     # JPEG quality 100 without chroma subsampling: within 6 levels (a wrong frame is >= 50 off)
     assert np.abs(got - want.astype(int)).max() <= 6
     times = ds["time"].values
-    day = np.timedelta64(1, "D")
-    np.testing.assert_array_equal(times[:3], ORIGIN + np.array([0, 100, 200], "timedelta64[ms]"))
-    # S5 clip: frames 6, 11, 21 -> 0, 100, 300 ms (the missing image is a gap)
+    s1 = block_start(1)
+    assert str(s1) == "2001-01-01T00:00:00.000000000"
+    np.testing.assert_array_equal(times[:3], s1 + np.array([0, 100, 200], "timedelta64[ms]"))
+    # S5 (year 2005) clip: frames 6, 11, 21 -> 0, 100, 300 ms (the missing image is a gap)
     np.testing.assert_array_equal(
-        times[3:6], ORIGIN + day + np.array([0, 100, 300], "timedelta64[ms]")
+        times[3:6], block_start(5) + np.array([0, 100, 300], "timedelta64[ms]")
     )
+    assert str(times[-1])[:4] == "2011"
     assert ds["subject"].values.tolist()[:6] == ["S1"] * 3 + ["S5"] * 3
     assert ds["role"].values.tolist() == ["train"] * 6 + ["test"] * 7
     assert ds["frame"].values.tolist()[3:6] == [6, 11, 21]
@@ -82,3 +84,14 @@ def test_short_clip_and_missing_folder(tmp_path: Path) -> None:
         open_human36m(tmp_path, size=(16, 16), min_frames=4)
     with pytest.raises(FileNotFoundError, match="images"):
         open_human36m(tmp_path / "images")
+
+
+def test_custom_split_must_keep_test_subjects_last(tmp_path: Path) -> None:
+    write_human(tmp_path, CLIPS)
+    with pytest.raises(ValueError, match="every test subject"):
+        open_human36m(
+            tmp_path,
+            size=(16, 16),
+            train_subjects=("S5", "S9", "S11"),
+            test_subjects=("S1",),
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geostl.io._video import ORIGIN, resize_bilinear
+from geostl.io._video import block_start, resize_bilinear
 from geostl.io.kth import KTH_ACTIONS, open_kth
 from video_layouts import pixel_value, write_kth
 
@@ -44,11 +44,14 @@ def test_values_coords_and_clip_order(tmp_path: Path) -> None:
     assert clip_ids == [ids[k] for k in order]
     assert clip_ids[0] == "person01_handwaving_d2"
     expected_frames, expected_times, roles, persons = [], [], [], []
-    for j, k in enumerate(order):
+    # person PP's clips start on consecutive days of year 2000 + PP
+    day_in_year = {3: 0, 2: 0, 1: 1, 0: 0}
+    for k in order:
         numbers = CLIPS[k][3]
+        start = block_start(int(CLIPS[k][0])) + day_in_year[k] * DAY
         for n in numbers:
             expected_frames.append(pixel_value(k, n, 12, 16))
-            expected_times.append(ORIGIN + j * DAY + (n - numbers[0]) * 40 * MS)
+            expected_times.append(start + (n - numbers[0]) * 40 * MS)
             roles.append("test" if CLIPS[k][0] == "17" else "train")
             persons.append(CLIPS[k][0])
     np.testing.assert_array_equal(ds["gray"].values, np.stack(expected_frames).astype(np.float32))
@@ -144,3 +147,28 @@ def test_clip_too_short_and_layout_errors(tmp_path: Path) -> None:
         open_kth(tmp_path)
     with pytest.raises(FileNotFoundError, match="KTH root folder"):
         open_kth(tmp_path / "nope")
+
+
+def test_clip_times_blocks() -> None:
+    from geostl.io._video import VideoClip, clip_times
+
+    clips = [
+        VideoClip("a", "01", "train", 1, np.array([3, 4, 6])),
+        VideoClip("b", "01", "train", 1, np.array([1])),
+        VideoClip("c", "17", "test", 17, np.array([1, 2])),
+    ]
+    times = clip_times(clips, np.timedelta64(40, "ms"))
+    want = [
+        "2001-01-01T00:00:00.000",
+        "2001-01-01T00:00:00.040",
+        "2001-01-01T00:00:00.120",
+        "2001-01-02T00:00:00.000",
+        "2017-01-01T00:00:00.000",
+        "2017-01-01T00:00:00.040",
+    ]
+    np.testing.assert_array_equal(times, np.array(want, "datetime64[ns]"))
+    with pytest.raises(ValueError, match="block 1 after block 17"):
+        clip_times([clips[2], clips[0]], np.timedelta64(40, "ms"))
+    long = VideoClip("d", "02", "train", 2, np.array([1, 2_000_000]))
+    with pytest.raises(ValueError, match="clip 'd' spans"):
+        clip_times([long], np.timedelta64(40, "ms"))

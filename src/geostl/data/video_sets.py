@@ -1,10 +1,11 @@
 """OpenSTL's video sets (KTH, Human3.6M, KittiCaltech) as run-config ``data`` sections.
 
 The readers (:func:`geostl.io.kth.open_kth`, :func:`geostl.io.human36m.open_human36m`,
-:func:`geostl.io.kitticaltech.open_kitticaltech`) lay the clips end to end on a synthetic time
-axis (clip ``j`` starts ``j`` days after 2000-01-01), the data set's train clips first and its
-test clips last, and tag every frame with its ``clip``, split group and ``role``. The splits
-here are date ranges cut at clip starts:
+:func:`geostl.io.kitticaltech.open_kitticaltech`) lay the clips on a synthetic time axis, one
+year per split group (KTH person PP: year 2000 + PP; Human3.6M subject Sn: 2000 + n; KITTI
+train 2001, KITTI val 2002, Caltech setNN 20NN), its clips on consecutive days, so the data
+set's train clips come first and its test clips last; every frame is tagged with its ``clip``,
+split group and ``role``. :func:`video_splits` cuts date ranges at clip starts:
 
 - **train**: the data set's train clips, less the validation groups;
 - **val**: whole persons / subjects / sequences carved from the training clips (the last
@@ -40,6 +41,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from geostl.io._video import ORIGIN_YEAR, block_start
+
 __all__ = [
     "VIDEO_SETS",
     "VideoSet",
@@ -68,17 +71,37 @@ class VideoSet:
     stride: int
     group: str
     n_val: int
+    years: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+
+    def year_splits(self) -> dict[str, dict[str, str]]:
+        """The standard splits as whole group years (inclusive ``years`` of train, val, test):
+        ``{"train": {"start": "2001-01-01T00:00", "end": "<next year>-01-01T00:00" - 1 h}, ...}``
+        (the last split ends at the start of the year after its last)."""
+        out: dict[str, dict[str, str]] = {}
+        names = ("train", "val", "test")
+        for k, (name, (first, last)) in enumerate(zip(names, self.years, strict=True)):
+            end = block_start(last + 1 - ORIGIN_YEAR)
+            if k < 2:
+                end = end - SPLIT_GAP
+            out[name] = {"start": _iso(block_start(first - ORIGIN_YEAR)), "end": _iso(end)}
+        return out
 
 
 _RGB = ("red", "green", "blue")
+#: group years: KTH persons 01-14 train, 15-16 val, 17-25 test
+_KTH_YEARS = ((2001, 2014), (2015, 2016), (2017, 2025))
+#: Human3.6M S1, S5, S6, S7 train (years 2001-2007), S8 val, S9 and S11 test
+_HUMAN_YEARS = ((2001, 2007), (2008, 2008), (2009, 2011))
+#: KITTI X_train 2001, KITTI X_val 2002, Caltech set06..set10 2006-2010
+_KC_YEARS = ((2001, 2001), (2002, 2002), (2006, 2010))
 VIDEO_SETS: dict[str, VideoSet] = {
     s.name: s
     for s in (
-        VideoSet("kth", "kth", ("gray",), 10, 20, 3, "person", 2),
-        VideoSet("kth20", "kth", ("gray",), 10, 20, 3, "person", 2),
-        VideoSet("kth40", "kth", ("gray",), 10, 40, 3, "person", 2),
-        VideoSet("human", "human36m", _RGB, 4, 4, 5, "subject", 1),
-        VideoSet("kitticaltech", "kitticaltech", _RGB, 10, 1, 11, "set", 0),
+        VideoSet("kth", "kth", ("gray",), 10, 20, 3, "person", 2, _KTH_YEARS),
+        VideoSet("kth20", "kth", ("gray",), 10, 20, 3, "person", 2, _KTH_YEARS),
+        VideoSet("kth40", "kth", ("gray",), 10, 40, 3, "person", 2, _KTH_YEARS),
+        VideoSet("human", "human36m", _RGB, 4, 4, 5, "subject", 1, _HUMAN_YEARS),
+        VideoSet("kitticaltech", "kitticaltech", _RGB, 10, 1, 11, "set", 0, _KC_YEARS),
     )
 }
 
@@ -192,8 +215,11 @@ def video_data_section(
         source: the name of the source in ``data.sources``.
         stride: window stride in frames (default: the set's, see the module table).
         n_val: validation groups carved from training (default: the set's).
-        ds: the already opened dataset (else the folder is opened to read its clip table;
-            only file names and the first frame are read).
+        ds: an opened dataset of the folder: the splits are then cut from its clip table
+            (:func:`video_splits`, ``n_val`` groups carved for validation). Without it the
+            folder is not read and the splits are the set's standard group years
+            (:meth:`VideoSet.year_splits`: KTH persons 01-14 / 15-16 / 17-25, Human3.6M
+            S1-S7 / S8 / S9-S11, KittiCaltech KITTI train / KITTI val / Caltech).
 
     Returns:
         ``{"sources": {source: {"paths": root, "format": FORMAT}}, "schema": {"targets":
@@ -203,8 +229,11 @@ def video_data_section(
     """
     vs = video_set(name)
     if ds is None:
-        ds = open_video_source(vs.format, root)
-    ranges, _ = video_splits(ds, vs.group, vs.n_val if n_val is None else int(n_val))
+        if n_val is not None:
+            raise ValueError("video_data_section: n_val needs ds (the opened folder)")
+        ranges = vs.year_splits()
+    else:
+        ranges, _ = video_splits(ds, vs.group, vs.n_val if n_val is None else int(n_val))
     return {
         "sources": {source: {"paths": str(root), "format": vs.format}},
         "schema": {"targets": {"source": source, "variables": list(vs.channels)}},

@@ -1,10 +1,14 @@
 """Shared parts of the video-set readers (KTH, Human3.6M, KittiCaltech).
 
-- :class:`VideoClip`: one clip (its id, its split group, the data set's role for it and its
-  frames' ordinal numbers);
-- :func:`clip_times`: the synthetic time axis: clips laid end to end, frame ``n`` of clip ``j``
-  at ``ORIGIN + j days + (n - n_first) * frame_interval``, so no window spans two clips (the
-  pipeline skips windows whose times are not one step apart);
+- :class:`VideoClip`: one clip (its id, its split group, the data set's role for it, the
+  group's year ``block`` and its frames' ordinal numbers);
+- :func:`clip_times`: the synthetic time axis: each split group (person, subject, set) has a
+  year, ``2000 + block`` (KTH person 17 -> 2017, Human3.6M S11 -> 2011, Caltech set06 -> 2006,
+  KITTI train 2001, val 2002), its clips start on consecutive days of that year, and frame ``n``
+  of the ``j``-th clip of the group is at ``<year>-01-01 + j days + (n - n_first) *
+  frame_interval``. No window spans two clips (the pipeline skips windows whose times are not
+  one step apart), and a run config can name its splits by whole years (groups), whatever the
+  number of clips;
 - :class:`FrameReader` and :func:`lazy_video_dataset`: a lazily indexed pixel-grid dataset whose
   frames are decoded only when a time slice is read (an xarray backend array, no dask needed),
   with a small per-process cache so the channels of one frame are decoded once;
@@ -28,18 +32,21 @@ from xarray.core import indexing
 
 __all__ = [
     "CLIP_SPACING",
-    "ORIGIN",
+    "ORIGIN_YEAR",
     "FrameReader",
     "VideoClip",
+    "block_start",
     "clip_times",
     "lazy_video_dataset",
     "resize_bilinear",
 ]
 
-#: time of the first frame of the first clip (the axis is synthetic: no calendar meaning)
-ORIGIN = np.datetime64("2000-01-01T00:00:00", "ns")
-#: clip j starts at ORIGIN + j * CLIP_SPACING
+#: the year of block 0 (the axis is synthetic: no calendar meaning)
+ORIGIN_YEAR = 2000
+#: clip j of a group starts at <year>-01-01 + j * CLIP_SPACING
 CLIP_SPACING = np.timedelta64(1, "D")
+#: at most this many clips per group (one year of days)
+MAX_CLIPS_PER_BLOCK = 365
 #: a clip must last less than this, so that clips (and the split gaps) never overlap
 MAX_CLIP_SPAN = np.timedelta64(12, "h")
 #: decoded frames kept per reader (a window's frames are read once for all channels)
@@ -49,25 +56,45 @@ CACHE_FRAMES = 64
 @dataclass(frozen=True)
 class VideoClip:
     """One clip: ``clip`` id, split ``group`` (person, subject or set), ``role`` the data set
-    gives it (``train``, ``val`` or ``test``), ``numbers`` (n,) int64 ordinal frame numbers
-    (increasing; a jump larger than one is a missing frame and becomes a time gap)."""
+    gives it (``train``, ``val`` or ``test``), ``block`` (the group's year is 2000 + block),
+    ``numbers`` (n,) int64 ordinal frame numbers (increasing; a jump larger than one is a
+    missing frame and becomes a time gap)."""
 
     clip: str
     group: str
     role: str
+    block: int
     numbers: np.ndarray
 
 
+def block_start(block: int) -> np.datetime64:
+    """``<2000 + block>-01-01T00:00`` as datetime64[ns]."""
+    return np.datetime64(f"{ORIGIN_YEAR + int(block):04d}-01-01T00:00:00", "ns")
+
+
 def clip_times(clips: Sequence[VideoClip], frame_interval: np.timedelta64) -> np.ndarray:
-    """(sum n,) datetime64[ns]: frame ``k`` of clip ``j`` at ``ORIGIN + j * 1 day +
-    (numbers[k] - numbers[0]) * frame_interval``.
+    """(sum n,) datetime64[ns]: frame ``k`` of the ``j``-th clip of a block at
+    ``block_start(block) + j * 1 day + (numbers[k] - numbers[0]) * frame_interval``.
 
     Raises:
-        ValueError: a clip whose frame numbers do not increase, or that lasts 12 h or more.
+        ValueError: blocks not contiguous and increasing, more than 365 clips in a block, a
+            clip whose frame numbers do not increase, or that lasts 12 h or more.
     """
     step = np.asarray(frame_interval).astype("timedelta64[ns]")
     parts = []
-    for j, c in enumerate(clips):
+    j, previous = 0, None
+    for c in clips:
+        if previous is not None and c.block < previous:
+            raise ValueError(
+                f"clip {c.clip!r}: block {c.block} after block {previous}; clips must be "
+                "ordered by block (group year)"
+            )
+        j = j + 1 if c.block == previous else 0
+        previous = c.block
+        if j >= MAX_CLIPS_PER_BLOCK:
+            raise ValueError(
+                f"clip {c.clip!r}: more than {MAX_CLIPS_PER_BLOCK} clips in group {c.group!r}"
+            )
         offsets = (c.numbers - c.numbers[0]).astype(np.int64)
         if offsets.size and np.any(np.diff(offsets) <= 0):
             raise ValueError(f"clip {c.clip!r}: frame numbers do not increase")
@@ -77,7 +104,7 @@ def clip_times(clips: Sequence[VideoClip], frame_interval: np.timedelta64) -> np
                 f"clip {c.clip!r} spans {span.astype('timedelta64[s]')} of synthetic time; "
                 f"clips must be shorter than {MAX_CLIP_SPAN}"
             )
-        parts.append(ORIGIN + j * CLIP_SPACING + offsets * step)
+        parts.append(block_start(c.block) + j * CLIP_SPACING + offsets * step)
     return np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[ns]")
 
 
@@ -199,7 +226,8 @@ def lazy_video_dataset(
     ds.attrs = {
         **attrs,
         "time_axis": (
-            "synthetic: clips laid end to end, clip j starting at 2000-01-01 + j days, frames "
+            "synthetic: each split group has a year (2000 + its number), its clip j starts on "
+            "day j of that year, frames "
             f"{np.asarray(frame_interval).astype('timedelta64[ms]')} apart; no calendar meaning"
         ),
         "split_group": group_name,

@@ -99,15 +99,16 @@ def open_human36m(
         root: the folder holding ``images/`` (OpenSTL's ``data/human``).
         size: (height, width) every image must have.
         frame_step: frame-number step between consecutive images of a clip.
-        train_subjects, test_subjects: the split (subjects in neither are an error).
+        train_subjects, test_subjects: the split (subjects in neither are an error; every
+            test subject's number must exceed every train subject's).
         min_frames: a clip with fewer images is an error.
 
     Returns:
         ``xr.Dataset`` with ``red``, ``green``, ``blue`` (time, y, x) uint8 (0..255,
-        ``units`` "1"), coords ``time`` (synthetic: 20 ms per frame number, one day between clip
-        starts), ``y``, ``x``, and along time ``clip`` (``S1_Directions.54138969``),
-        ``subject`` (``S1``), ``role`` (``train``/``test``) and ``frame`` (frame number).
-        Clips are ordered by role, then subject in the order given, then name.
+        ``units`` "1"), coords ``time`` (synthetic: subject Sn in year 2000 + n, its clips on
+        consecutive days, 20 ms per frame number), ``y``, ``x``, and along time ``clip``
+        (``S1_Directions.54138969``), ``subject`` (``S1``), ``role`` (``train``/``test``) and
+        ``frame`` (frame number). Clips are ordered by subject number, then name.
 
     Raises:
         FileNotFoundError: no ``images`` folder.
@@ -159,10 +160,17 @@ def open_human36m(
                 f"Human3.6M clip {clip}: {numbers.size} image(s), fewer than the "
                 f"{max(min_frames, 1)} required"
             )
-        role, rank = subjects[subject_of[clip]]
-        key = (role != "train", rank, clip)
-        entries.append((key, VideoClip(clip, subject_of[clip], role, numbers), frames))
+        subject = subject_of[clip]
+        role, number = subjects[subject][0], int(subject[1:])
+        entries.append(((number, clip), VideoClip(clip, subject, role, number, numbers), frames))
     entries.sort(key=lambda e: e[0])
+    roles = [c.role for _, c, _ in entries]
+    if "test" in roles and "train" in roles[roles.index("test") :]:
+        raise ValueError(
+            f"Human3.6M split: every test subject {list(test_subjects)} must have a higher "
+            f"number than every train subject {list(train_subjects)} (subjects are laid on "
+            "the time axis in number order, train before test)"
+        )
     files = [fr[int(n)] for _, c, fr in entries for n in c.numbers]
     return lazy_video_dataset(
         _HumanFrames(files, size),

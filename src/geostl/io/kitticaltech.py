@@ -33,7 +33,8 @@ with OpenCV and so feeds its test frames in **BGR** order while its KITTI frames
 Split (OpenSTL): KITTI ``X_train`` for training, Caltech sets 06..10 for test; PredNet's KITTI
 ``X_val`` drive is the validation set here (OpenSTL validates on the test set). Clip ids are
 ``kitti:<source>`` and ``setNN_VNNN``; the ``set`` coordinate is ``kitti_train``,
-``kitti_val`` or the Caltech set. Time: 100 ms between kept frames, one day between clips.
+``kitti_val`` or the Caltech set. Time: KITTI train recordings in 2001, KITTI val in 2002,
+Caltech setNN in 20NN, one clip a day, 100 ms between kept frames.
 
 Memory: opening reads the source lists, the hickle arrays' shapes and the .seq frame offsets;
 a time slice reads its frames on demand (KITTI: one HDF5 slice per run of frames; Caltech: one
@@ -249,7 +250,7 @@ def open_kitticaltech(
             raise FileNotFoundError(f"KittiCaltech folder {folder} does not exist")
     clips: list[VideoClip] = []
     refs: list[tuple] = []
-    for split in ("train", "val"):
+    for block, split in ((1, "train"), (2, "val")):
         x_path = kitti / f"X_{split}.hkl"
         name, shape = read_hkl(x_path, "frames")
         expected = (int(size[0]), int(size[1]), 3)
@@ -273,7 +274,8 @@ def open_kitticaltech(
         bounds = np.r_[starts, shape[0]]
         for src, a, b in zip(names, bounds[:-1], bounds[1:], strict=True):
             _check_length(f"kitti:{src}", b - a, min_frames)
-            clips.append(VideoClip(f"kitti:{src}", f"kitti_{split}", split, np.arange(b - a)))
+            clip = VideoClip(f"kitti:{src}", f"kitti_{split}", split, block, np.arange(b - a))
+            clips.append(clip)
             refs.extend(("hkl", x_path, name, int(i)) for i in range(a, b))
     for set_dir in sorted(p for p in caltech.iterdir() if p.is_dir()):
         if _SET_RE.match(set_dir.name) is None:
@@ -286,7 +288,10 @@ def open_kitticaltech(
             clip_id = f"{set_dir.name}_{seq.stem}"
             _check_length(clip_id, len(kept), min_frames)
             numbers = (np.asarray(kept, dtype=np.int64) + 1) // CALTECH_EVERY
-            clips.append(VideoClip(clip_id, set_dir.name, "test", numbers))
+            block = int(set_dir.name[3:])
+            if block < 3:
+                raise ValueError(f"{set_dir}: Caltech test sets are set03 or later (set06..set10)")
+            clips.append(VideoClip(clip_id, set_dir.name, "test", block, numbers))
             refs.extend(("seq", seq, *frames[i]) for i in kept)
     if not any(c.role == "test" for c in clips):
         raise ValueError(f"Caltech folder {caltech}: no setNN/VNNN.seq video found")

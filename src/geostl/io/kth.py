@@ -104,10 +104,11 @@ def open_kth(
 
     Returns:
         ``xr.Dataset`` with ``gray`` (time, y, x) float32 in 0..255 (``units`` "1", pixel
-        intensity), coords ``time`` (synthetic, 40 ms between frame numbers, one day between
-        clip starts), ``y``, ``x`` (0-based pixel indices), and along time ``clip``
-        (``person17_walking_d1``), ``person`` (``17``), ``role`` (``train`` or ``test``,
-        OpenSTL's split) and ``frame`` (the frame number). Train clips come first.
+        intensity), coords ``time`` (synthetic: person PP in year 2000 + PP, its clips on
+        consecutive days, 40 ms between frame numbers), ``y``, ``x`` (0-based pixel indices),
+        and along time ``clip`` (``person17_walking_d1``), ``person`` (``17``), ``role``
+        (``train`` or ``test``, OpenSTL's split) and ``frame`` (the frame number). Train clips
+        come first.
 
     Raises:
         FileNotFoundError: the root or an action folder is missing.
@@ -148,7 +149,8 @@ def open_kth(
                     f"{clip_dir}: {numbers.size} frame(s), fewer than the {max(min_frames, 1)} "
                     "required"
                 )
-            clip = VideoClip(f"person{person}_{action}_d{scenario}", person, role, numbers)
+            clip_id = f"person{person}_{action}_d{scenario}"
+            clip = VideoClip(clip_id, person, role, int(person), numbers)
             key = (role != "train", person, a_rank, scenario)
             entries.append((key, clip, files))
     if not entries:
