@@ -172,3 +172,14 @@ def test_clip_times_blocks() -> None:
     long = VideoClip("d", "02", "train", 2, np.array([1, 2_000_000]))
     with pytest.raises(ValueError, match="clip 'd' spans"):
         clip_times([long], np.timedelta64(40, "ms"))
+
+
+def test_outer_indexing_reads_the_right_pixels(tmp_path: Path) -> None:
+    _layout(tmp_path, CLIPS)
+    ds = open_kth(tmp_path, size=None)
+    full = ds["gray"].values
+    rows, cols, times = [0, 5, 11], [1, 2, 15], [12, 0, 7]
+    got = ds["gray"].isel(time=times, y=rows, x=cols).values
+    np.testing.assert_array_equal(got, full[np.ix_(times, rows, cols)])
+    np.testing.assert_array_equal(ds["gray"].isel(time=3, x=4).values, full[3, :, 4])
+    np.testing.assert_array_equal(ds["gray"][::-2, 1:9:3, -1].values, full[::-2, 1:9:3, -1])

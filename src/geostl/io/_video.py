@@ -134,10 +134,16 @@ class _FrameArray(BackendArray):
         )
 
     def _raw_getitem(self, key: tuple) -> np.ndarray:
-        t_key, rest = key[0], key[1:]
-        idx = np.arange(self.shape[0])[t_key]
-        frames = self._frames(np.atleast_1d(idx))
-        out = frames[(slice(None), *rest)]
+        """Outer (orthogonal) indexing: each of the four keys (int, slice or 1-D int array)
+        applies to its own axis."""
+        idx = np.arange(self.shape[0])[key[0]]
+        out = self._frames(np.atleast_1d(idx))
+        for axis in range(len(key) - 1, 0, -1):  # last axis first: earlier axes keep numbers
+            k = key[axis]
+            if isinstance(k, slice):
+                out = out[(slice(None),) * axis + (k,)]
+            else:
+                out = np.take(out, k, axis=axis)
         return out[0] if np.ndim(idx) == 0 else out
 
     def _frames(self, idx: np.ndarray) -> np.ndarray:
