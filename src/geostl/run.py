@@ -9,8 +9,12 @@ Everything a run writes lands in its run directory::
     config.yaml           the resolved config
     best.pt, last.pt      self-describing checkpoints (torch.load(weights_only=True))
     epochs.jsonl/.csv     one line per epoch
-    metrics.json          {forecast: MetricTable} for the model and every baseline
+    metrics.json          {forecast: MetricTable} for the model and every baseline; for sets
+                          of variables on levels also "variables" (pooled per variable) and
+                          "mean_over_variables"; "codebook_usage" for a model with an SVQ
     metrics.md            RMSE per lead beside the baselines, and the model's full table
+                          (per variable first when channels are variables on levels; the SVQ
+                          code usage last)
     rmse_by_lead.png      RMSE per lead, model against the baselines
     forecast_maps.png     truth / forecast / error maps at several leads for one test window
     forecast.gif          truth and forecast through the lead times
@@ -33,13 +37,18 @@ from geostl.engine import (
     Trainer,
     build_model_from_checkpoint,
     dist_info,
-    evaluate,
     load_checkpoint,
     normaliser_from_checkpoint,
     predict_windows,
     seed_everything,
 )
+from geostl.engine.evaluate import evaluate_sums
 from geostl.metrics import MetricTable, compare_tables
+from geostl.metrics.channel_groups import (
+    mean_over_variables,
+    variable_groups,
+    variable_tables,
+)
 from geostl.models import build_forecaster, meta_from_dataset
 from geostl.outputs import (
     plot_forecast_maps,
@@ -47,7 +56,11 @@ from geostl.outputs import (
     write_forecast_gif,
     write_forecast_netcdf,
 )
+from geostl.outputs.metrics_sections import codebook_usage_section, variable_sections
 from geostl.runconfig import open_sources, run_dir, save_config
+
+#: more target channels than this: the terminal shows the per-variable tables only
+MAX_PRINTED_CHANNELS = 8
 
 ORACLE_NOTE = (
     "NOTE: this run fed the true future values of observed drivers to the model "
@@ -121,54 +134,103 @@ def evaluate_and_report(
     progress: bool | None = None,
     figures: bool = True,
 ) -> dict[str, MetricTable]:
-    """Score ``model`` and the baselines on the test split; write tables (and figures)."""
+    """Score ``model`` and the baselines on the test split; write tables (and figures).
+
+    When the target channels are variables on levels (``r_150, r_500, ...``) the tables are
+    also pooled per variable, on the sums reduced over every process; a model with an SVQ
+    also reports its code usage (``eval.codebook_usage``).
+    """
     test = datasets["test"]
     eval_cfg = EvalConfig.from_dict(cfg["eval"])
-    tables = evaluate(
+    sums = evaluate_sums(
         model, test, eval_cfg, sources, train=datasets.get("train"), progress=bool(progress)
     )
+    tables = sums.tables()
     if not dist_info().is_main:
         return tables
     out.mkdir(parents=True, exist_ok=True)
-    write_tables(tables, test, out, label)
+    groups = variable_groups(test.target_names, test.units)
+    variables = variable_tables(sums.metrics, groups) if groups else None
+    write_tables(tables, test, out, label, groups, variables, sums.codebook_usage)
     if figures:
         write_figures(model, test, tables, eval_cfg, out)
     return tables
 
 
-def write_tables(tables: Mapping[str, MetricTable], test, out: Path, label: str) -> None:
+def write_tables(
+    tables: Mapping[str, MetricTable],
+    test,
+    out: Path,
+    label: str,
+    groups: Mapping[str, list[str]] | None = None,
+    variables: Mapping[str, MetricTable] | None = None,
+    codebook_usage: list[dict[str, Any]] | None = None,
+) -> None:
     """metrics.json (every table), metrics.md (RMSE beside the baselines + model table).
 
     A run fed observed future drivers (``oracle``) says so in every output: ``warning`` in
     metrics.json, the note above and below the tables of metrics.md, and below the printed
     table.
+
+    ``groups`` / ``variables``: ``{variable: [channel, ...]}`` and the per-variable tables of
+    every forecast (:func:`geostl.metrics.channel_groups.variable_tables`); they add
+    ``variable_groups``, ``variables`` and ``mean_over_variables`` to metrics.json and a
+    per-variable section to metrics.md. With more than :data:`MAX_PRINTED_CHANNELS` channels
+    the terminal shows the per-variable tables only. ``codebook_usage``: the SVQ summaries
+    (``codebook_usage`` in metrics.json, a last section in metrics.md).
     """
     oracle = bool(test.uses_future_observed)
-    combined = {
+    combined: dict[str, Any] = {
         "checkpoint": label,
         "future_forcings": test.future_forcings,
         "tables": {name: table.to_dict() for name, table in tables.items()},
     }
+    mean = {}
+    if variables:
+        if groups is None:
+            raise ValueError("write_tables: variables given without their groups")
+        mean = {name: mean_over_variables(table) for name, table in variables.items()}
+        combined["variable_groups"] = {v: list(c) for v, c in groups.items()}
+        combined["variables"] = {name: table.to_dict() for name, table in variables.items()}
+        combined["mean_over_variables"] = {name: table.to_dict() for name, table in mean.items()}
+    if codebook_usage:
+        combined["codebook_usage"] = list(codebook_usage)
     if oracle:
         combined["warning"] = ORACLE_NOTE
     (out / "metrics.json").write_text(json.dumps(combined, indent=1, allow_nan=False) + "\n")
     parts = [f"# Test metrics of {label}\n"]
     if test.uses_future_observed:
         parts.append(ORACLE_NOTE + "\n")
+    names = test.target_names
+    per_channel_printed = not variables or len(names) <= MAX_PRINTED_CHANNELS
+    if variables:
+        assert groups is not None
+        text, printed = variable_sections(variables, mean, groups, [ORACLE_NOTE] if oracle else [])
+        parts += [text, "## Per channel\n"]
     for channel in test.target_names:
         rmse = compare_tables(tables, metric="rmse", channel=channel, weighting="lat")
         if oracle:
             rmse.notes.append(ORACLE_NOTE)
         text = rmse.to_markdown()
         parts.append(text + "\n")
-        print(f"\nRMSE ({test.units.get(channel, '')}) of {channel} on the test split:\n")
-        print(text)
+        if per_channel_printed:
+            print(f"\nRMSE ({test.units.get(channel, '')}) of {channel} on the test split:\n")
+            print(text)
         model = tables["model"]
         weighted = [m for m in model.metrics() if "lat" in model.weightings(m)]
         pivot = model.pivot(channel, weighting="lat", metrics=weighted)
         if oracle:
             pivot.notes.append(ORACLE_NOTE)
         parts.append(pivot.to_markdown() + "\n")
+    if variables:
+        print("\nPer variable on the test split:\n")
+        print("\n".join(printed))
+        if not per_channel_printed:
+            print(f"(the {len(names)} per-channel tables are in {out / 'metrics.md'})")
+    if codebook_usage:
+        usage = codebook_usage_section(codebook_usage)
+        parts.append(usage)
+        print("\n" + usage)
     (out / "metrics.md").write_text("\n".join(parts))
 
 

@@ -14,12 +14,19 @@ of ``eval.baselines``:
 Every forecast is scored on the same pixels (valid in the target and in every baseline), and
 the model's table carries its skill against each baseline (``skill_<baseline>``). Under DDP
 each rank scores a disjoint shard of the windows and the float64 sums are all-reduced.
+
+:func:`evaluate_sums` does the same pass but returns the reduced
+:class:`~geostl.metrics.ForecastMetrics` themselves (so channels can be pooled into variables
+on the sums, :func:`geostl.metrics.channel_groups.variable_tables`) and, when the model has an
+SVQ quantiser and ``eval.codebook_usage`` is on, the code-usage histograms recorded over the
+same windows (:mod:`geostl.engine.codebook_usage`), also all-reduced.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +36,7 @@ from torch.utils.data import DataLoader
 
 from geostl.baselines import Climatology, persistence, sun_fixed_persistence
 from geostl.baselines.sun_fixed import rotation_weights
+from geostl.engine.codebook_usage import CodebookUsageRecorder
 from geostl.engine.config import EvalConfig
 from geostl.engine.distributed import ShardSampler, dist_info
 from geostl.metrics import ForecastMetrics, MetricTable, meridian_weights
@@ -132,6 +140,26 @@ def _fit_climatologies(dataset, sources, train, by) -> list[Climatology]:
     return [Climatology(by).fit(maps[v].isel(time=inside)) for v in dataset.target_names]
 
 
+@dataclass
+class EvaluationSums:
+    """What :func:`evaluate_sums` accumulated, reduced over every rank.
+
+    Attributes:
+        metrics: ``{forecast label: ForecastMetrics}`` (the model and each baseline), sums in
+            physical units; ``metrics[label].compute()`` is the table :func:`evaluate` returns.
+        codebook_usage: one summary per SVQ module of the model
+            (:meth:`CodebookUsageRecorder.summary`), or None when not recorded (no SVQ, or
+            ``eval.codebook_usage: false``).
+    """
+
+    metrics: dict[str, ForecastMetrics]
+    codebook_usage: list[dict[str, Any]] | None = None
+
+    def tables(self) -> dict[str, MetricTable]:
+        """``{forecast label: MetricTable}`` as :func:`evaluate` returns them."""
+        return {label: m.compute() for label, m in self.metrics.items()}
+
+
 def evaluate(
     model: torch.nn.Module,
     dataset,
@@ -156,6 +184,41 @@ def evaluate(
     Returns:
         ``{"model": table, "persistence": table, ...}`` (labels of ``BASELINE_LABELS``), every
         metric in physical units, reduced over all ranks.
+    """
+    sums = evaluate_sums(
+        model, dataset, eval_cfg, sources, train, device, progress, codebook_usage=False
+    )
+    return sums.tables()
+
+
+def evaluate_sums(
+    model: torch.nn.Module,
+    dataset,
+    eval_cfg: EvalConfig | Mapping[str, Any] | None = None,
+    sources: Mapping[str, xr.Dataset] | None = None,
+    train=None,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+    codebook_usage: bool | None = None,
+) -> EvaluationSums:
+    """The pass of :func:`evaluate`, returning the reduced sums instead of the tables.
+
+    Same arguments as :func:`evaluate`, plus ``codebook_usage``: record the SVQ code-usage
+    histograms (default: ``eval_cfg.codebook_usage``); ignored for a model without SVQ.
+
+    Args:
+        model: a Forecaster (``model(batch)["pred"]`` normalised (B, T_out, C, H, W)).
+        dataset: the split to score.
+        eval_cfg: uses ``batch_size``, ``baselines`` and ``climatology_by``.
+        sources: the source datasets (needed for the climatology).
+        train: the train split (a WindowDataset or a ``geostl.data.Split``) the climatology is
+            fitted on.
+        device: where the model runs (default: the device of its parameters).
+        progress: show a tqdm bar (rank 0 only).
+
+    Returns:
+        an :class:`EvaluationSums`: the ForecastMetrics of the model and of every baseline
+        (labels of ``BASELINE_LABELS``) and the code-usage summaries, all reduced over ranks.
     """
     cfg = eval_cfg if isinstance(eval_cfg, EvalConfig) else EvalConfig.from_dict(eval_cfg)
     names = dataset.target_names
@@ -195,8 +258,11 @@ def evaluate(
         from tqdm.auto import tqdm
 
         bar = tqdm(loader, desc="evaluate", leave=False)
+    record = cfg.codebook_usage if codebook_usage is None else codebook_usage
+    usage = CodebookUsageRecorder(model)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), usage:
+            usage.counting = bool(record) and not dummy  # a dummy batch counts nothing
             for batch in bar:
                 pred = model(_to_device(batch, device))["pred"].to("cpu", torch.float64)
                 pred = dataset.normaliser.inverse(pred, names, axis=2)
@@ -233,4 +299,7 @@ def evaluate(
                     metrics[BASELINE_LABELS[b]].update(f, y, valid)
     finally:
         model.train(was_training)
-    return {label: m.all_reduce().compute() for label, m in metrics.items()}
+    for m in metrics.values():
+        m.all_reduce()
+    summary = usage.all_reduce().summary() if record and usage else None
+    return EvaluationSums(metrics, summary)
