@@ -41,8 +41,9 @@ class WarmupCosine(LRScheduler):
             raise ValueError(f"schedule: total_steps must be >= 1, got {total_steps}")
         if cosine and warmup_steps >= total_steps:
             raise ValueError(
-                f"train.warmup_steps ({warmup_steps}) must be smaller than the total number of "
-                f"steps ({total_steps} = epochs x steps per epoch)"
+                f"the warm-up ({warmup_steps} steps: train.warmup_steps, or train.warmup_epochs "
+                f"x steps per epoch) must be shorter than the training ({total_steps} steps = "
+                "epochs x steps per epoch)"
             )
         self.total_steps = int(total_steps)
         self.warmup_steps = int(warmup_steps)
@@ -82,8 +83,9 @@ def build_scheduler(
     if cfg.schedule == "onecycle":
         if warmup >= total:
             raise ValueError(
-                f"train.warmup_steps ({warmup}) must be smaller than the total number "
-                f"of steps ({total} = epochs x steps per epoch)"
+                f"the warm-up ({warmup} steps: train.warmup_steps, or train.warmup_epochs x "
+                f"steps per epoch) must be shorter than the training ({total} steps = epochs x "
+                "steps per epoch)"
             )
         pct = warmup / total if warmup > 0 else 0.3
         return OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=pct)
