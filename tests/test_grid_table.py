@@ -135,3 +135,11 @@ def test_tables_written_and_read_back(tmp_path: Path) -> None:
         "regime storm: omni:dst (align previous_complete) minimum over the forecast < -50 nT" in md
     )
     assert "C=16: tec, lon, lat, year" in md
+
+
+def test_mse_note_speaks_of_tec_only_for_tec_grids() -> None:
+    tec = " ".join(table_notes(RESULTS, [], [], ["tec"], "", ""))
+    assert "TEC / 200 TECU" in tec and "(TECU²)" in tec
+    kelvin = [dict(r, scores=dict(r["scores"], units="K")) for r in RESULTS]
+    t2m = " ".join(table_notes(kelvin, [], [], ["t2m"], "", ""))
+    assert "TEC" not in t2m and "MSE (K²)" in t2m and "RMSE (K)" in t2m

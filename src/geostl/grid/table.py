@@ -164,12 +164,23 @@ def table_notes(
             f"{c['warmup']} warm-up then {c['batches']} timed batches in torch.inference_mode; "
             "measured while the machine did nothing else of the grid (other load counts)."
         )
-    notes += [
+    mse_note = (
         f"MSE ({units}²): plain per-pixel mean squared error in physical units over every test "
-        "window, lead time and valid pixel (each meridian once, no latitude weight). The seed's "
-        "Table 1 'MSE' is OpenSTL's convention instead: the per-pixel MSE in normalised units "
-        "(TEC / 200 TECU) summed over the 72 x 72 pixels (its values are about 26 x RMSE² in "
-        "TECU²); compare RMSE, not MSE, with the seed.",
+        "window, lead time and valid pixel (each meridian once, no latitude weight)."
+    )
+    if units == "TECU":
+        mse_note += (
+            " The channel-mixer seed's Table 1 'MSE' is OpenSTL's convention instead: the "
+            "per-pixel MSE in normalised units (TEC / 200 TECU) summed over the 72 x 72 pixels "
+            "(its values are about 26 x RMSE² in TECU²); compare RMSE, not MSE, with that table."
+        )
+    else:
+        mse_note += (
+            " OpenSTL's tables use the same per-pixel mean for WeatherBench; for its video sets "
+            "it sums the per-pixel error over each frame's pixels instead."
+        )
+    notes += [
+        mse_note,
         f"RMSE ({units}): cos(latitude)-weighted, the square root of the weighted MSE pooled over "
         "every test window, lead time and valid pixel (not a mean of per-window RMSEs), as "
         "geostl's metrics.json 'rmse' (lat) at lead 'all'.",
