@@ -49,6 +49,7 @@ from geostl.metrics.channel_groups import (
     variable_groups,
     variable_tables,
 )
+from geostl.metrics.table import preferred_weighting
 from geostl.models import build_forecaster, meta_from_dataset
 from geostl.outputs import (
     plot_forecast_maps,
@@ -207,8 +208,9 @@ def write_tables(
         assert groups is not None
         text, printed = variable_sections(variables, mean, groups, [ORACLE_NOTE] if oracle else [])
         parts += [text, "## Per channel\n"]
+    weighting = preferred_weighting(tables["model"].weightings("rmse"))  # lat; plain on pixels
     for channel in test.target_names:
-        rmse = compare_tables(tables, metric="rmse", channel=channel, weighting="lat")
+        rmse = compare_tables(tables, metric="rmse", channel=channel, weighting=weighting)
         if oracle:
             rmse.notes.append(ORACLE_NOTE)
         text = rmse.to_markdown()
@@ -217,8 +219,8 @@ def write_tables(
             print(f"\nRMSE ({test.units.get(channel, '')}) of {channel} on the test split:\n")
             print(text)
         model = tables["model"]
-        weighted = [m for m in model.metrics() if "lat" in model.weightings(m)]
-        pivot = model.pivot(channel, weighting="lat", metrics=weighted)
+        weighted = [m for m in model.metrics() if weighting in model.weightings(m)]
+        pivot = model.pivot(channel, weighting=weighting, metrics=weighted)
         if oracle:
             pivot.notes.append(ORACLE_NOTE)
         parts.append(pivot.to_markdown() + "\n")
@@ -238,7 +240,8 @@ def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
     """RMSE-by-lead plot, truth/forecast/error maps and a GIF for one test window."""
     channel = test.target_names[0]
     units = test.units.get(channel, "")
-    plot_metric_by_lead(out / "rmse_by_lead.png", tables, channel, "rmse", "lat")
+    weighting = preferred_weighting(tables["model"].weightings("rmse"))
+    plot_metric_by_lead(out / "rmse_by_lead.png", tables, channel, "rmse", weighting)
     index = eval_cfg.figure_window % len(test)
     batch = {k: v[None] for k, v in test[index].items()}
     model.eval()
@@ -258,17 +261,18 @@ def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
         channel=channel,
         units=units,
         grid_adjust=test.grid_adjust,
+        grid=test.grid_kind,
     )
     plot_forecast_maps(
         out / "forecast_maps.png",
         truth,
         pred,
-        test.lat,
-        test.lon,
+        test.rows,
+        test.cols,
         leads=eval_cfg.figure_leads,
         **common,
     )
-    write_forecast_gif(out / "forecast.gif", truth, pred, test.lat, test.lon, **common)
+    write_forecast_gif(out / "forecast.gif", truth, pred, test.rows, test.cols, **common)
 
 
 def test_checkpoint(
@@ -307,8 +311,8 @@ def predict_to_netcdf(
         torch.cat(preds).numpy(),
         torch.cat(inits).numpy(),
         leads,
-        dataset.lat,
-        dataset.lon,
+        dataset.rows,
+        dataset.cols,
         dataset.target_names,
         dataset.units,
         long_names=dataset.long_names,
@@ -317,4 +321,5 @@ def predict_to_netcdf(
         model=str(cfg["model"]["backbone"]["name"]),
         config=cfg,
         future_forcings=dataset.future_forcings,
+        grid=dataset.grid_kind,
     )

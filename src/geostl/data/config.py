@@ -6,7 +6,8 @@ Plain-dict form (the engine loads it from YAML)::
       "schema": {...},                                 # see geostl.data.schema
       "splits": {"train": {"start": ..., "end": ...}, "val": {...}, "test": {...}},
       "window": {"t_in": 12, "t_out": 12, "stride": 1, "time_step": None},
-      "normalisation": {"method": "standard",          # or "fixed" (every channel fixed)
+      "normalisation": {"method": "standard",          # or "minmax" (train min -> 0, max
+                                                       # -> 1), or "fixed" (every channel)
                         "fixed": {"tec": {"offset": 0.0, "scale": 200.0}},
                         "chunk": 256},                 # time steps per streaming read
       "future_forcings": "known",                      # known | oracle | none
@@ -77,7 +78,9 @@ class DataConfig:
         norm = d.get("normalisation") or {}
         check_keys(norm, ("method", "fixed", "chunk"), f"{where}.normalisation")
         method = check_choice(
-            norm.get("method", "standard"), ("standard", "fixed"), f"{where}.normalisation.method"
+            norm.get("method", "standard"),
+            ("standard", "minmax", "fixed"),
+            f"{where}.normalisation.method",
         )
         fixed: dict[str, tuple[float, float]] = {}
         channels = set(schema.targets) | set(schema.forcing_names)
@@ -174,11 +177,14 @@ def build_datasets(
     needed = np.zeros(axis.times.size, dtype=bool)
     for split in cfg.splits.values():
         needed |= split.contains(axis.times)
-    forcings = ForcingStack(schema, sources, axis.times, axis.lat, axis.lon, needed)
-    planes, area = build_static(schema, sources, axis.lat, axis.lon)
+    forcings = ForcingStack(
+        schema, sources, axis.times, axis.rows, axis.cols, needed, kind=axis.kind
+    )
+    planes, area = build_static(schema, sources, axis.rows, axis.cols, axis.kind)
     if normaliser is None:
-        normaliser = _fit(cfg, ds, forcings, area, cfg.splits["train"].contains(axis.times))
-    adjust = cfg.grid_adjust(axis.lat.size, axis.lon.size)
+        train = cfg.splits["train"].contains(axis.times)
+        normaliser = _fit(cfg, ds, forcings, area, train, axis.dims)
+    adjust = cfg.grid_adjust(axis.rows.size, axis.cols.size)
     datasets = {
         name: WindowDataset(
             schema,
@@ -210,7 +216,12 @@ def build_datasets(
 
 
 def _fit(
-    cfg: DataConfig, ds: xr.Dataset, forcings: ForcingStack, area: np.ndarray, train: np.ndarray
+    cfg: DataConfig,
+    ds: xr.Dataset,
+    forcings: ForcingStack,
+    area: np.ndarray,
+    train: np.ndarray,
+    dims: tuple[str, str] = ("lat", "lon"),
 ) -> Normaliser:
     fixed = {
         f.name: DEFAULT_FIXED_SCALING[f.computed]
@@ -220,7 +231,7 @@ def _fit(
     fixed.update(cfg.fixed)
     readers = {}
     for v in cfg.schema.targets:
-        var = ds[v].transpose("time", "lat", "lon").variable
+        var = ds[v].transpose("time", *dims).variable
 
         def read(a: int, b: int, var: xr.Variable = var) -> np.ndarray:
             x = np.asarray(var[a:b].compute(scheduler="synchronous").values, dtype=np.float64)
@@ -236,4 +247,5 @@ def _fit(
                 f"normalisation.method is 'fixed' but normalisation.fixed has no "
                 f"scaling for channel(s) {missing}"
             )
-    return fit_normaliser(readers, train, fixed, cfg.norm_chunk)
+    method = "minmax" if cfg.norm_method == "minmax" else "standard"
+    return fit_normaliser(readers, train, fixed, cfg.norm_chunk, method)

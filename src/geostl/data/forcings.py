@@ -22,6 +22,7 @@ from .features import (
     time_feature,
     time_lon_feature,
 )
+from .pixelgrid import GEOGRAPHIC_ONLY_FEATURES, GRID_DIMS, LATLON, PIXEL
 from .schema import ChannelSchema, ForcingSpec
 
 
@@ -43,9 +44,13 @@ class ForcingStack:
         schema: the channel schema.
         sources: source name -> Dataset (lazy).
         times: (T,) datetime64[ns] target times.
-        lat: (H,) degrees north; lon: (W,) degrees east (the target grid).
+        lat: (H,) degrees north; lon: (W,) degrees east (the target grid); on a pixel grid
+            (``kind="pixel"``) the rows y and columns x.
         needed: (T,) bool, the target times some window reads (default all). A driver with
             no value at a needed time is an error; elsewhere it is never read.
+        kind: the grid kind (``latlon`` or ``pixel``, see :mod:`geostl.data.pixelgrid`):
+            gridded forcings have dims (time, y, x) on a pixel grid, and the computed
+            geographic features are errors there.
     """
 
     def __init__(
@@ -56,7 +61,10 @@ class ForcingStack:
         lat: np.ndarray,
         lon: np.ndarray,
         needed: np.ndarray | None = None,
+        kind: str = LATLON,
     ) -> None:
+        self.kind = kind
+        self.dims = GRID_DIMS[kind]
         self.needed = (
             np.ones(len(times), dtype=bool) if needed is None else np.asarray(needed, dtype=bool)
         )
@@ -78,6 +86,12 @@ class ForcingStack:
 
     def _add(self, spec: ForcingSpec, sources: dict[str, xr.Dataset]) -> None:
         if spec.computed is not None:
+            if self.kind == PIXEL and spec.computed in GEOGRAPHIC_ONLY_FEATURES:
+                raise ValueError(
+                    f"data.schema.forcings: {spec.name!r} (computed: {spec.computed!r}) needs "
+                    "latitudes/longitudes, but the target grid is a pixel grid (dims y, x); "
+                    "remove it"
+                )
             if spec.computed in TIME_FEATURES:
                 self._series[spec.name] = time_feature(spec.computed, self.times)
             elif spec.computed in GRID_FEATURES:
@@ -109,11 +123,12 @@ class ForcingStack:
                 da.values, dtimes, self.times, spec.align, interval, spec.fill, where, self.needed
             )
             return
-        if set(da.dims) != {"time", "lat", "lon"}:
+        if set(da.dims) != {"time", *self.dims}:
             raise ValueError(
-                f"forcing {where}: expected dims ('time',) or ('time', 'lat', 'lon'), got {da.dims}"
+                f"forcing {where}: expected dims ('time',) or ('time', {self.dims[0]!r}, "
+                f"{self.dims[1]!r}), got {da.dims}"
             )
-        for c, ref in (("lat", self.lat), ("lon", self.lon)):
+        for c, ref in zip(self.dims, (self.lat, self.lon), strict=True):
             v = np.asarray(ds[c].values, dtype=np.float64)
             if v.shape != ref.shape or not np.allclose(v, ref):
                 raise ValueError(
@@ -134,7 +149,7 @@ class ForcingStack:
                 "sample covers it under the align rule (outside the driver's span "
                 f"or a hole in it); {int(missing.sum())} target time(s) missing"
             )
-        var = da.transpose("time", "lat", "lon").variable
+        var = da.transpose("time", *self.dims).variable
         self._gridded[spec.name] = (var, np.where(ok, i0, -1), i1, w)
 
     def series(self, name: str) -> np.ndarray | None:

@@ -5,6 +5,9 @@ Two methods per channel:
 - ``standard``: ``offset`` = mean, ``scale`` = standard deviation (population, ddof=0) of the
   channel's finite values over the train split, computed in float64 by streaming over time
   chunks (Chan et al. pairwise merge of count/mean/M2), so data larger than memory work.
+- ``minmax``: ``offset`` = minimum, ``scale`` = maximum - minimum of the channel's finite
+  values over the train split, so the train range maps to [0, 1] (OpenSTL's TaxiBJ scaling,
+  DeepST's min-max to [-1, 1] then ``(x + 1) / 2``, per channel here);
 - ``fixed``: ``offset`` and ``scale`` given in the config, e.g. the ionosphere seed's scalings
   TEC/200 TECU -> (0, 200); Kp (0..9) x10/100 -> (0, 10); (Dst + 500)/600 -> (-500, 600).
 
@@ -62,7 +65,8 @@ class Normaliser:
     Args:
         offsets: channel name -> offset (physical units).
         scales: channel name -> scale (physical units), non-zero.
-        methods: channel name -> ``"standard"`` or ``"fixed"`` (how it was obtained).
+        methods: channel name -> ``"standard"``, ``"minmax"`` or ``"fixed"`` (how it was
+            obtained).
         stats: optional channel name -> fitted statistics (count, mean, std, min, max).
     """
 
@@ -179,6 +183,7 @@ def fit_normaliser(
     selected: np.ndarray,
     fixed: dict[str, tuple[float, float]] | None = None,
     chunk: int = 256,
+    method: str = "standard",
 ) -> Normaliser:
     """Fit a Normaliser on the selected (train) time steps only.
 
@@ -189,7 +194,11 @@ def fit_normaliser(
         selected: (T,) bool, True for the train time steps.
         fixed: channel name -> ``(offset, scale)``; these channels are not read at all.
         chunk: time steps per read.
+        method: ``"standard"`` (mean, std) or ``"minmax"`` (min, max - min) for the channels
+            not in ``fixed``.
     """
+    if method not in ("standard", "minmax"):
+        raise ValueError(f"fit_normaliser: method {method!r}; expected 'standard' or 'minmax'")
     fixed = fixed or {}
     offsets: dict[str, float] = {}
     scales: dict[str, float] = {}
@@ -215,7 +224,11 @@ def fit_normaliser(
                 f"Normaliser: channel {name!r} is constant ({rs.mean!r}) over the "
                 "train split; give a fixed scaling (offset, scale) for it"
             )
-        offsets[name], scales[name], methods[name] = rs.mean, rs.std, "standard"
+        if method == "minmax":
+            offsets[name], scales[name] = rs.minimum, rs.maximum - rs.minimum
+        else:
+            offsets[name], scales[name] = rs.mean, rs.std
+        methods[name] = method
         stats[name] = {
             "count": rs.count,
             "mean": rs.mean,

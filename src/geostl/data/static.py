@@ -6,11 +6,16 @@ import numpy as np
 import xarray as xr
 
 from .features import grid_feature
+from .pixelgrid import GEOGRAPHIC_ONLY_FEATURES, GRID_DIMS, LATLON, PIXEL
 from .schema import ChannelSchema, StaticSpec
 
 
 def _mask_plane(
-    spec: StaticSpec, sources: dict[str, xr.Dataset], lat: np.ndarray, lon: np.ndarray
+    spec: StaticSpec,
+    sources: dict[str, xr.Dataset],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    dims: tuple[str, str] = ("lat", "lon"),
 ) -> np.ndarray:
     where = f"static {spec.name!r} ({spec.source}:{spec.variable})"
     if spec.source not in sources:
@@ -22,12 +27,10 @@ def _mask_plane(
             f"(variables: {sorted(map(str, ds.data_vars))})"
         )
     da = ds[spec.variable].squeeze(drop=True)
-    if set(da.dims) != {"lat", "lon"}:
-        raise ValueError(
-            f"{where}: expected dims ('lat', 'lon') (size-1 dims are squeezed), got {da.dims}"
-        )
-    da = da.transpose("lat", "lon")
-    for c, ref in (("lat", lat), ("lon", lon)):
+    if set(da.dims) != set(dims):
+        raise ValueError(f"{where}: expected dims {dims} (size-1 dims are squeezed), got {da.dims}")
+    da = da.transpose(*dims)
+    for c, ref in zip(dims, (lat, lon), strict=True):
         v = np.asarray(da[c].values, dtype=np.float64)
         if v.shape != ref.shape or not np.allclose(v, ref):
             raise ValueError(
@@ -41,9 +44,17 @@ def _mask_plane(
 
 
 def build_static(
-    schema: ChannelSchema, sources: dict[str, xr.Dataset], lat: np.ndarray, lon: np.ndarray
+    schema: ChannelSchema,
+    sources: dict[str, xr.Dataset],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    kind: str = LATLON,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Static planes in physical units and the area mask.
+
+    ``lat``/``lon`` are the target grid's rows and columns: degrees on a geographic grid, y and
+    x on a pixel grid (``kind="pixel"``), where masks have dims (y, x) and ``lat``/``lon``
+    planes are errors naming the static entry.
 
     Returns:
         ``planes``: name -> (H, W) float64 (masks as 0/1, lat/lon in degrees), schema order;
@@ -53,9 +64,15 @@ def build_static(
     lon = np.asarray(lon, dtype=np.float64)
     planes: dict[str, np.ndarray] = {}
     area = np.ones((lat.size, lon.size), dtype=bool)
-    for spec in schema.static:
+    for i, spec in enumerate(schema.static):
+        if kind == PIXEL and spec.kind in GEOGRAPHIC_ONLY_FEATURES:
+            raise ValueError(
+                f"data.schema.static[{i}] ({spec.name!r}, kind {spec.kind!r}): the target grid "
+                "is a pixel grid (dims y, x) without latitudes or longitudes; remove this "
+                "entry"
+            )
         if spec.kind == "mask":
-            m = _mask_plane(spec, sources, lat, lon)
+            m = _mask_plane(spec, sources, lat, lon, GRID_DIMS[kind])
             planes[spec.name] = m.astype(np.float64)
             if spec.area:
                 area &= m

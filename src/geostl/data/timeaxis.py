@@ -8,20 +8,48 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .pixelgrid import GRID_DIMS, LATLON, PIXEL, check_target_grid
 from .splits import MONTH, Split, is_month
 
 
 @dataclass(frozen=True)
 class TargetAxis:
-    """Target times (T,) datetime64[ns], lat (H,), lon (W,) and the regular time step.
+    """Target times (T,) datetime64[ns], the grid's rows (H,) and columns (W,), the regular
+    time step and the grid kind.
 
     ``step`` is a timedelta64[ns], or ``np.timedelta64(1, "M")`` for a calendar-monthly axis
-    (all times at 00:00 on the first of a month)."""
+    (all times at 00:00 on the first of a month). ``kind`` is ``"latlon"`` (rows = latitudes,
+    cols = longitudes in degrees) or ``"pixel"`` (rows = y, cols = x, integers from 0; see
+    :mod:`geostl.data.pixelgrid`); ``lat``/``lon`` exist on geographic grids only."""
 
     times: np.ndarray
-    lat: np.ndarray
-    lon: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
     step: np.timedelta64
+    kind: str = LATLON
+
+    @property
+    def dims(self) -> tuple[str, str]:
+        """The (row, column) dim names: ``("lat", "lon")`` or ``("y", "x")``."""
+        return GRID_DIMS[self.kind]
+
+    def _geographic(self, what: str) -> np.ndarray:
+        if self.kind == PIXEL:
+            raise ValueError(
+                f"the target grid is a pixel grid (dims y, x): it has no {what}; use "
+                "axis.rows / axis.cols"
+            )
+        return self.rows if what == "latitudes" else self.cols
+
+    @property
+    def lat(self) -> np.ndarray:
+        """(H,) degrees north (geographic grids only)."""
+        return self._geographic("latitudes")
+
+    @property
+    def lon(self) -> np.ndarray:
+        """(W,) degrees east (geographic grids only)."""
+        return self._geographic("longitudes")
 
 
 def target_axis(
@@ -29,20 +57,13 @@ def target_axis(
 ) -> TargetAxis:
     """Check the target variables of ``ds`` and return its axis.
 
-    Every variable must have exactly the dims (time, lat, lon) in any order; the time axis must
-    be datetime64 and strictly increasing (an unsorted or duplicated axis is an error). The
-    step is ``step`` if given, else the most common difference between consecutive times.
+    Every variable must have exactly the dims (time, lat, lon) in any order, or (time, y, x)
+    for a pixel grid (the contract of :mod:`geostl.data.pixelgrid`; the kind is recorded in
+    ``TargetAxis.kind``); the time axis must be datetime64 and strictly increasing (an unsorted
+    or duplicated axis is an error). The step is ``step`` if given, else the most common
+    difference between consecutive times.
     """
-    for v in variables:
-        if v not in ds.data_vars:
-            raise KeyError(
-                f"target variable {v!r} not in source {source!r} "
-                f"(variables: {sorted(map(str, ds.data_vars))})"
-            )
-        if set(ds[v].dims) != {"time", "lat", "lon"}:
-            raise ValueError(
-                f"target {source}:{v}: expected dims (time, lat, lon), got {ds[v].dims}"
-            )
+    kind, rows, cols = check_target_grid(ds, tuple(variables), source)
     t = ds["time"].values
     if not np.issubdtype(t.dtype, np.datetime64):
         raise TypeError(f"source {source!r}: 'time' must be datetime64, got {t.dtype}")
@@ -67,12 +88,7 @@ def target_axis(
         st = MONTH
     else:
         st = np.timedelta64(pd.Timedelta(step).value, "ns")
-    return TargetAxis(
-        t,
-        np.asarray(ds["lat"].values, dtype=np.float64),
-        np.asarray(ds["lon"].values, dtype=np.float64),
-        st,
-    )
+    return TargetAxis(t, rows, cols, st, kind)
 
 
 def window_starts(

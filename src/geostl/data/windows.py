@@ -8,7 +8,7 @@ A sample (see the shared conventions) is a dict of tensors::
     target_mask   (T_out, C, H, W) bool
     forcings_in   (T_in, F, H, W)  float32  normalised forcings (scalars broadcast)
     forcings_out  (T_out, F, H, W) float32  per the future-forcing policy
-    static        (S, H, W)        float32  masks as 0/1, lat/90, lon/180
+    static        (S, H, W)        float32  masks as 0/1, lat/90, lon/180 (geographic grids)
     times_in      (T_in,)  int64 ns since 1970-01-01 UTC;  times_out (T_out,)
     index         ()       int64 window index
 
@@ -33,6 +33,7 @@ from geostl._keys import check_choice
 from .forcings import ForcingStack
 from .masks import GridAdjust
 from .normalise import Normaliser
+from .pixelgrid import LATLON
 from .schema import ChannelSchema
 from .splits import Split
 from .timeaxis import TargetAxis, target_axis, window_starts
@@ -60,9 +61,12 @@ class WindowDataset(Dataset):
 
     Attributes:
         target_names, forcing_names, static_names, forcing_roles, units (target -> units),
-        lat (H,), lon (W,) of the sample grid (padded rows/cols extrapolated), area_mask
-        (H, W) bool tensor, time_step, n_skipped_gaps, future_forcings, uses_future_observed,
-        grid_adjust, normaliser, starts (N,) window start indices into ``times``.
+        grid_kind (``"latlon"`` or ``"pixel"``, see :mod:`geostl.data.pixelgrid`), grid_dims
+        (``("lat", "lon")`` or ``("y", "x")``), rows (H,) and cols (W,) of the sample grid
+        (padded rows/cols extrapolated), lat (H,) and lon (W,) the same on a geographic grid
+        and None on a pixel grid, area_mask (H, W) bool tensor, time_step, n_skipped_gaps,
+        future_forcings, uses_future_observed, grid_adjust, normaliser, starts (N,) window
+        start indices into ``times``.
     """
 
     def __init__(
@@ -97,11 +101,12 @@ class WindowDataset(Dataset):
         self.split = split
         self.starts, self.n_skipped_gaps = window_starts(self.axis, t_in + t_out, stride, split)
         needed = None if split is None else split.contains(self.axis.times)
+        ax = self.axis
         self.forcings = forcings or ForcingStack(
-            schema, sources, self.axis.times, self.axis.lat, self.axis.lon, needed
+            schema, sources, ax.times, ax.rows, ax.cols, needed, kind=ax.kind
         )
-        planes, area = static or build_static(schema, sources, self.axis.lat, self.axis.lon)
-        h, w = self.axis.lat.size, self.axis.lon.size
+        planes, area = static or build_static(schema, sources, ax.rows, ax.cols, ax.kind)
+        h, w = ax.rows.size, ax.cols.size
         self.grid_adjust = grid_adjust or GridAdjust(h, w, 0, 0)
         if (self.grid_adjust.height, self.grid_adjust.width) != (h, w):
             raise ValueError(
@@ -119,8 +124,13 @@ class WindowDataset(Dataset):
         self.uses_future_observed = self.future_forcings == "oracle" and any(
             r == "observed" for r in self.forcing_roles.values()
         )
-        self.lat = self.grid_adjust.coords(self.axis.lat, "rows")
-        self.lon = self.grid_adjust.coords(self.axis.lon, "cols")
+        self.grid_kind = ax.kind
+        self.grid_dims = ax.dims
+        self.rows = self.grid_adjust.coords(ax.rows, "rows")
+        self.cols = self.grid_adjust.coords(ax.cols, "cols")
+        geographic = ax.kind == LATLON
+        self.lat = self.rows if geographic else None
+        self.lon = self.cols if geographic else None
         self._area = area
         self.area_mask = torch.from_numpy(self.grid_adjust.apply(area, fill=False).copy())
         st = (
@@ -134,7 +144,7 @@ class WindowDataset(Dataset):
             else np.zeros((0, h, w))
         )
         self._static = torch.from_numpy(self.grid_adjust.apply(st.astype(np.float32)).copy())
-        self._vars = [ds[v].transpose("time", "lat", "lon").variable for v in self.target_names]
+        self._vars = [ds[v].transpose("time", *ax.dims).variable for v in self.target_names]
         self._t_ns = self.axis.times.astype(np.int64)
 
     def __len__(self) -> int:
@@ -153,7 +163,7 @@ class WindowDataset(Dataset):
         return np.stack(frames, axis=1)
 
     def _read_forcings(self, idx: np.ndarray, names: list[str]) -> np.ndarray:
-        h, w = self.axis.lat.size, self.axis.lon.size
+        h, w = self.axis.rows.size, self.axis.cols.size
         if not names:
             return np.zeros((idx.size, 0, h, w), dtype=np.float32)
         phys = np.stack([self.forcings.read(n, idx) for n in names], axis=1)
@@ -161,7 +171,7 @@ class WindowDataset(Dataset):
 
     def _forcing_frames(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         t_in, t_out, names = self.t_in, self.t_out, self.forcing_names
-        h, w = self.axis.lat.size, self.axis.lon.size
+        h, w = self.axis.rows.size, self.axis.cols.size
         idx_in = np.arange(s, s + t_in)
         idx_out = np.arange(s + t_in, s + t_in + t_out)
         f_in = self._read_forcings(idx_in, names)

@@ -162,6 +162,21 @@ def model_description(model: torch.nn.Module) -> dict[str, Any]:
     }
 
 
+def _grid_coords(dataset: Any) -> dict[str, Any]:
+    """``{"lat": (H,), "lon": (W,)}`` float64 tensors, or on a pixel grid ``{"grid": "pixel",
+    "y": (H,), "x": (W,)}`` (the sample grid's rows and columns)."""
+    if getattr(dataset, "grid_kind", "latlon") == "pixel":
+        return {
+            "grid": "pixel",
+            "y": torch.as_tensor(np.asarray(dataset.rows, dtype=np.float64)),
+            "x": torch.as_tensor(np.asarray(dataset.cols, dtype=np.float64)),
+        }
+    return {
+        "lat": torch.as_tensor(np.asarray(dataset.lat, dtype=np.float64)),
+        "lon": torch.as_tensor(np.asarray(dataset.lon, dtype=np.float64)),
+    }
+
+
 def data_description(dataset: Any, data_config: Mapping[str, Any] | None) -> dict[str, Any]:
     """What a checkpoint needs to rebuild the data pipeline and label its outputs."""
     return to_plain(
@@ -173,8 +188,7 @@ def data_description(dataset: Any, data_config: Mapping[str, Any] | None) -> dic
             "forcing_names": list(dataset.forcing_names),
             "static_names": list(dataset.static_names),
             "units": dict(dataset.units),
-            "lat": torch.as_tensor(np.asarray(dataset.lat, dtype=np.float64)),
-            "lon": torch.as_tensor(np.asarray(dataset.lon, dtype=np.float64)),
+            **_grid_coords(dataset),
             "time_step_ns": int(np.timedelta64(dataset.time_step, "ns").astype(np.int64)),
             "t_in": int(dataset.t_in),
             "t_out": int(dataset.t_out),

@@ -2,12 +2,12 @@
 
 :func:`evaluate` runs the model over a split, de-normalises its forecasts with the dataset's
 normaliser and scores them with :class:`geostl.metrics.ForecastMetrics` (cos-latitude
-weighted, area mask x :func:`geostl.metrics.meridian_weights`), together with the baselines
-of ``eval.baselines``:
+weighted, area mask x :func:`geostl.metrics.meridian_weights`; on a pixel grid plain only,
+area mask alone), together with the baselines of ``eval.baselines``:
 
 - ``persistence``: the last input frame held;
 - ``sun_fixed``: the last map rotated westward with the Sun (only for grids that are global
-  in longitude; otherwise it is left out and a warning says so);
+  in longitude; otherwise, and on pixel grids, it is left out and a warning says so);
 - ``climatology``: a :class:`geostl.baselines.Climatology` (``eval.climatology_by``) fitted on
   the train split of the target source.
 
@@ -126,6 +126,18 @@ def _global_in_longitude(lon: np.ndarray) -> bool:
     return True
 
 
+def area_weights(dataset) -> torch.Tensor:
+    """(H, W) float64 weights of the sample grid: the dataset's area mask, times
+    :func:`geostl.metrics.meridian_weights` of its longitudes on a geographic grid (a repeated
+    meridian counts once); a pixel grid (``dataset.grid_kind == "pixel"``) has no longitudes
+    and gets the area mask alone."""
+    area = dataset.area_mask.to(torch.float64)
+    if getattr(dataset, "grid_kind", "latlon") == "pixel":
+        return area
+    lon = np.asarray(dataset.lon, dtype=np.float64)
+    return torch.ones(len(dataset.lat), 1, dtype=torch.float64) * meridian_weights(lon) * area
+
+
 def _fit_climatologies(dataset, sources, train, by) -> list[Climatology]:
     if sources is None or train is None:
         raise ValueError(
@@ -222,16 +234,27 @@ def evaluate_sums(
     """
     cfg = eval_cfg if isinstance(eval_cfg, EvalConfig) else EvalConfig.from_dict(eval_cfg)
     names = dataset.target_names
-    lon = np.asarray(dataset.lon, dtype=np.float64)
+    pixel = getattr(dataset, "grid_kind", "latlon") == "pixel"
     adj = dataset.grid_adjust
-    w_eff = adj.undo(torch.zeros(1, len(dataset.lat), len(lon))).shape[-1]
     baselines = list(cfg.baselines)
-    if "sun_fixed" in baselines and not _global_in_longitude(lon[:w_eff]):
-        warnings.warn(
-            "evaluate: sun_fixed persistence left out: the grid is not global in longitude",
-            stacklevel=2,
-        )
-        baselines.remove("sun_fixed")
+    if pixel:
+        lon = np.zeros(0)
+        if "sun_fixed" in baselines:
+            warnings.warn(
+                "evaluate: sun_fixed persistence left out: the grid is a pixel grid "
+                "(no longitudes)",
+                stacklevel=2,
+            )
+            baselines.remove("sun_fixed")
+    else:
+        lon = np.asarray(dataset.lon, dtype=np.float64)
+        w_eff = adj.undo(torch.zeros(1, len(dataset.lat), len(lon))).shape[-1]
+        if "sun_fixed" in baselines and not _global_in_longitude(lon[:w_eff]):
+            warnings.warn(
+                "evaluate: sun_fixed persistence left out: the grid is not global in longitude",
+                stacklevel=2,
+            )
+            baselines.remove("sun_fixed")
     clims = (
         _fit_climatologies(dataset, sources, train, cfg.climatology_by)
         if "climatology" in baselines
@@ -240,11 +263,11 @@ def evaluate_sums(
     step_min = _step_minutes(dataset)
     leads = lead_labels(step_min, dataset.t_out)
     lead_hours = np.arange(1, dataset.t_out + 1) * step_min / 60.0
-    area = torch.ones(len(dataset.lat), 1, dtype=torch.float64) * meridian_weights(lon)
-    area = area * dataset.area_mask.to(torch.float64)
+    area = area_weights(dataset)
     labels = [MODEL_LABEL] + [BASELINE_LABELS[b] for b in baselines]
+    lat = None if pixel else dataset.lat
     metrics = {
-        f: ForecastMetrics(names, leads, lat=dataset.lat, area_mask=area, units=dataset.units)
+        f: ForecastMetrics(names, leads, lat=lat, area_mask=area, units=dataset.units)
         for f in labels
     }
     if device is None:

@@ -147,9 +147,8 @@ def regime_masks(
     for s in np.asarray(dataset.starts, dtype=np.int64):
         needed[s : s + span] = True
     try:
-        stack = ForcingStack(
-            schema, dict(sources), times, dataset.axis.lat, dataset.axis.lon, needed
-        )
+        ax = dataset.axis
+        stack = ForcingStack(schema, dict(sources), times, ax.rows, ax.cols, needed, kind=ax.kind)
     except (KeyError, ValueError, TypeError) as err:
         raise type(err)(f"grid.regimes: {err.args[0] if err.args else err}") from err
     masks, units = {}, {}

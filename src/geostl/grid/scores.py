@@ -4,12 +4,13 @@ Scores use :class:`geostl.metrics.ForecastMetrics` (additive float64 weighted su
 accumulator for all test windows and one per regime, fed from
 :func:`geostl.engine.predict_windows` (forecasts in physical units). The weights are the
 evaluation's: target validity x area mask x :func:`geostl.metrics.meridian_weights` (a repeated
-meridian counts once), times cos(latitude) for the ``lat`` weighting. Reported, pooled over
-every window, lead time and pixel (lead ``all``):
+meridian counts once), times cos(latitude) for the ``lat`` weighting (a pixel grid has neither:
+area mask only, ``plain`` weighting). Reported, pooled over every window, lead time and pixel
+(lead ``all``):
 
 - ``mse``: plain weighting (per-pixel mean squared error, physical units squared);
-- ``rmse``: lat weighting, the square root of the pooled weighted MSE;
-- ``mae`` (all windows and per regime): lat weighting.
+- ``rmse``: lat weighting (plain on a pixel grid), the square root of the pooled weighted MSE;
+- ``mae`` (all windows and per regime): lat weighting (plain on a pixel grid).
 
 Complexity: :func:`geostl.benchmark.benchmark_model` on the Forecaster with batches of real
 test windows: parameters, MACs of one sample (``torch.utils.flop_counter``), and inference
@@ -27,18 +28,13 @@ from torch.utils.data import default_collate
 
 from geostl.benchmark import benchmark_model
 from geostl.engine import predict_windows
-from geostl.metrics import ForecastMetrics, meridian_weights
+from geostl.engine.evaluate import area_weights
+from geostl.metrics import ForecastMetrics
+from geostl.metrics.table import preferred_weighting
 
 __all__ = ["ALL_WINDOWS", "measure_complexity", "score_windows"]
 
 ALL_WINDOWS = "all"
-
-
-def _area_weights(dataset) -> torch.Tensor:
-    """(H, W) float64: the dataset's area mask x meridian weights (as the evaluation uses)."""
-    lon = np.asarray(dataset.lon, dtype=np.float64)
-    area = torch.ones(len(dataset.lat), 1, dtype=torch.float64) * meridian_weights(lon)
-    return area * dataset.area_mask.to(torch.float64)
 
 
 def score_windows(
@@ -72,11 +68,12 @@ def score_windows(
         if mask.shape != (n,):
             raise ValueError(f"regime {name!r}: expected a ({n},) window mask, got {mask.shape}")
         masks[name] = mask
-    area = _area_weights(dataset)
+    area = area_weights(dataset)
     metrics = {
         g: ForecastMetrics(names, lat=dataset.lat, area_mask=area, units=dataset.units)
         for g in masks
     }
+    weighted = preferred_weighting(metrics[ALL_WINDOWS].weightings)
     for batch, pred in predict_windows(model, dataset, batch_size, device):
         truth = dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)
         valid = batch["target_mask"]
@@ -96,13 +93,13 @@ def score_windows(
         "units": dataset.units.get(target, ""),
         "n_windows": n,
         "mse": value(ALL_WINDOWS, "mse", "plain"),
-        "rmse": value(ALL_WINDOWS, "rmse", "lat"),
-        "mae": value(ALL_WINDOWS, "mae", "lat"),
+        "rmse": value(ALL_WINDOWS, "rmse", weighted),
+        "mae": value(ALL_WINDOWS, "mae", weighted),
         "regimes": {
             g: {
                 "n_windows": int(masks[g].sum()),
-                "mae": value(g, "mae", "lat"),
-                "rmse": value(g, "rmse", "lat"),
+                "mae": value(g, "mae", weighted),
+                "rmse": value(g, "rmse", weighted),
             }
             for g in groups
         },

@@ -14,6 +14,7 @@ from geostl.io.iono_tfrecord import open_iono_tfrecord
 from geostl.io.lzw import decompress_lzw
 from geostl.io.omni2 import OMNI2_COLUMNS, open_omni2
 from geostl.io.oni_table import open_oni_table
+from geostl.io.taxibj import open_taxibj
 from geostl.io.weatherbench import open_weatherbench
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "open_iono_tfrecord",
     "open_omni2",
     "open_oni_table",
+    "open_taxibj",
     "open_weatherbench",
 ]

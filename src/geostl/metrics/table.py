@@ -25,6 +25,18 @@ COLUMNS = ("metric", "channel", "lead", "weighting", "value")
 WEIGHTING_PREFERENCE = ("lat", "plain", "frame", "count")
 
 
+def preferred_weighting(available: Iterable[str]) -> str:
+    """The first of :data:`WEIGHTING_PREFERENCE` in ``available`` (else its first entry):
+    ``lat`` on a geographic grid, ``plain`` on a pixel grid (no cos-latitude rows)."""
+    have = list(available)
+    if not have:
+        raise ValueError("preferred_weighting: no weighting available")
+    for w in WEIGHTING_PREFERENCE:
+        if w in have:
+            return w
+    return have[0]
+
+
 def _fmt(v: float) -> str:
     return "nan" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}"
 
@@ -220,10 +232,7 @@ class MetricTable(_JsonIO):
         have = self.weightings(metric)
         if not have:
             raise KeyError(f"metric {metric!r} not in table; have {self.metrics()}")
-        for w in WEIGHTING_PREFERENCE:
-            if w in have:
-                return w
-        return have[0]
+        return preferred_weighting(have)
 
     def select(
         self,

@@ -129,9 +129,14 @@ def check_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 def meta_from_dataset(dataset: Any) -> dict[str, Any]:
     """The ``meta`` dict of a :class:`geostl.data.WindowDataset` (grid size after padding;
-    ``lon`` of the padded grid; ``time_step_hours`` None for calendar-monthly axes)."""
+    ``lon`` of the padded grid, None on a pixel grid; ``time_step_hours`` None for
+    calendar-monthly axes)."""
     import numpy as np
 
+    rows = getattr(dataset, "rows", None)
+    rows = dataset.lat if rows is None else rows
+    cols = getattr(dataset, "cols", None)
+    cols = dataset.lon if cols is None else cols
     step = np.timedelta64(dataset.time_step)
     hours = (
         None
@@ -144,9 +149,9 @@ def meta_from_dataset(dataset: Any) -> dict[str, Any]:
         "target_channels": len(dataset.target_names),
         "forcing_channels": len(dataset.forcing_names),
         "static_channels": len(dataset.static_names),
-        "height": len(dataset.lat),
-        "width": len(dataset.lon),
-        "lon": [float(v) for v in dataset.lon],
+        "height": len(rows),
+        "width": len(cols),
+        "lon": None if dataset.lon is None else [float(v) for v in dataset.lon],
         "time_step_hours": hours,
     }
 

@@ -1,4 +1,5 @@
-"""Shared helpers of the map figures: arrays, masks, image extent on lat/lon, labels."""
+"""Shared helpers of the map figures: arrays, masks, image extent on lat/lon or pixel rows and
+columns, labels."""
 
 from __future__ import annotations
 
@@ -66,13 +67,33 @@ def _step(v: np.ndarray, name: str) -> float:
     return float(d[0])
 
 
-def image_extent(lat: np.ndarray, lon: np.ndarray) -> tuple[list[float], str]:
+AXIS_LABELS = {
+    "latlon": ("longitude (deg E)", "latitude (deg N)"),
+    "pixel": ("column x (pixels)", "row y (pixels, top to bottom)"),
+}
+"""(x-axis, y-axis) labels of the map figures per grid kind (see geostl.data.pixelgrid)."""
+
+
+def axis_labels(grid: str) -> tuple[str, str]:
+    """``(xlabel, ylabel)`` for a ``latlon`` or ``pixel`` grid."""
+    if grid not in AXIS_LABELS:
+        raise ValueError(f"grid: expected one of {sorted(AXIS_LABELS)}, got {grid!r}")
+    return AXIS_LABELS[grid]
+
+
+def image_extent(lat: np.ndarray, lon: np.ndarray, grid: str = "latlon") -> tuple[list[float], str]:
     """``(extent, origin)`` for ``imshow`` of an (H, W) array on these coordinates.
 
     Row 0 is ``lat[0]``: with latitudes descending (IONEX order) it is drawn at the top
     (``origin="upper"``), ascending at the bottom (``origin="lower"``); the array itself is
-    passed unchanged. Cells are centred on the coordinates.
+    passed unchanged. Cells are centred on the coordinates. On a pixel grid (``grid="pixel"``,
+    ``lat``/``lon`` = rows y / columns x) row 0 is always drawn at the top, as in an image.
     """
+    axis_labels(grid)
+    if grid == "pixel":
+        dy, dx = abs(_step(lat, "y")), abs(_step(lon, "x"))
+        left, right = lon[0] - dx / 2, lon[-1] + dx / 2
+        return [left, right, lat[-1] + dy / 2, lat[0] - dy / 2], "upper"
     dlat, dlon = _step(lat, "lat"), _step(lon, "lon")
     left, right = lon[0] - dlon / 2, lon[-1] + dlon / 2
     if dlat < 0:

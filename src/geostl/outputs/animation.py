@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from geostl.data import GridAdjust
 
-from ._maps import image_extent, lead_text, prepare_fields, time_text, times_of
+from ._maps import axis_labels, image_extent, lead_text, prepare_fields, time_text, times_of
 from .figures import MISSING_COLOUR
 
 __all__ = ["write_forecast_gif"]
@@ -34,6 +34,7 @@ def write_forecast_gif(
     fps: float = 2.0,
     cmap: str = "viridis",
     dpi: int = 80,
+    grid: str = "latlon",
 ) -> Path:
     """Write an animated GIF: one frame per lead time, truth (left) and forecast (right).
 
@@ -47,6 +48,7 @@ def write_forecast_gif(
         channel, units: for the shared colour bar (one range over every frame).
         grid_adjust: the data's padding, removed before drawing.
         fps: frames per second.
+        grid: ``"latlon"`` or ``"pixel"`` (``lat``/``lon`` are then rows y and columns x).
 
     Returns:
         The path written (T_out frames).
@@ -54,7 +56,8 @@ def write_forecast_gif(
     t, p, la, lo = prepare_fields(truth, pred, valid, lat, lon, grid_adjust)
     n = t.shape[0]
     leads, valid_t = times_of(init_time, lead_times, n)
-    extent, origin = image_extent(la, lo)
+    extent, origin = image_extent(la, lo, grid)
+    xlabel, ylabel = axis_labels(grid)
     finite = np.concatenate([t[np.isfinite(t)], p[np.isfinite(p)]])
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if vmax <= vmin:
@@ -76,9 +79,9 @@ def write_forecast_gif(
             aspect="auto",
         )
         images.append(im)
-        ax.set_xlabel("longitude (deg E)")
+        ax.set_xlabel(xlabel)
         ax.set_title(name)
-    axes[0].set_ylabel("latitude (deg N)")
+    axes[0].set_ylabel(ylabel)
     cb = fig.colorbar(images[1], ax=list(axes), shrink=0.9)
     cb.set_label(f"{channel} ({units})" if units else channel)
     suptitle = fig.suptitle("")

@@ -1,8 +1,9 @@
 """Truth / forecast / error maps of one test window at several lead times (PNG).
 
 Grid of panels: rows truth, forecast, forecast - truth; one column per drawn lead. Axes are
-longitude and latitude in degrees; truth and forecast share one colour bar in the channel's
-physical unit, the error has a diverging colour bar centred on 0. Masked pixels (invalid,
+longitude and latitude in degrees (pixel columns and rows on a pixel grid); truth and forecast
+share one colour bar in the channel's physical unit, the error has a diverging colour bar
+centred on 0. Masked pixels (invalid,
 land, padding) are NaN and drawn as missing (light grey), never as 0.
 """
 
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 from geostl.data import GridAdjust
 
 from ._maps import (
+    axis_labels,
     check_leads,
     image_extent,
     lead_text,
@@ -57,6 +59,7 @@ def forecast_maps_figure(
     grid_adjust: GridAdjust | None = None,
     cmap: str = "viridis",
     error_cmap: str = "RdBu_r",
+    grid: str = "latlon",
 ) -> Figure:
     """Build the truth / forecast / error figure (see the module docstring).
 
@@ -70,6 +73,8 @@ def forecast_maps_figure(
             init_time + lead, shown in the column titles.
         channel, units: channel name and physical unit for the colour bars.
         grid_adjust: the data's padding; padded rows/columns are removed before drawing.
+        grid: ``"latlon"`` or ``"pixel"`` (``lat``/``lon`` are then the rows y and columns x;
+            axes are labelled in pixels and row 0 is drawn at the top).
 
     Returns:
         A matplotlib ``Figure`` (Agg; not registered with pyplot). Axes ``[r * n + j]`` is row
@@ -78,7 +83,8 @@ def forecast_maps_figure(
     t, p, la, lo = prepare_fields(truth, pred, valid, lat, lon, grid_adjust)
     idx = check_leads(leads, t.shape[0])
     lead_td, valid_t = times_of(init_time, lead_times, t.shape[0])
-    extent, origin = image_extent(la, lo)
+    extent, origin = image_extent(la, lo, grid)
+    xlabel, ylabel = axis_labels(grid)
     err = p - t
     vmin, vmax = _finite_range(*(t[k] for k in idx), *(p[k] for k in idx))
     emax = max(float(np.nanmax(np.abs(err[idx]))) if np.isfinite(err[idx]).any() else 0, 1e-12)
@@ -86,7 +92,7 @@ def forecast_maps_figure(
     n = len(idx)
     height, width = la.size, lo.size
     panel_w = 3.2
-    panel_h = max(1.4, panel_w * (extent[3] - extent[2]) / (extent[1] - extent[0]))
+    panel_h = max(1.4, panel_w * abs(extent[3] - extent[2]) / (extent[1] - extent[0]))
     fig = Figure(figsize=(panel_w * n + 1.6, panel_h * 3 + 1.2), dpi=110, layout="constrained")
     axes = fig.subplots(3, n, sharex=True, sharey=True, squeeze=False)
     label = f"{channel} ({units})" if units else channel
@@ -112,9 +118,9 @@ def forecast_maps_figure(
             when = time_text(valid_t[k])
             ax.set_title(f"{head}\n{when}" if when else head, fontsize=8)
             if j == 0:
-                ax.set_ylabel("latitude (deg N)")
+                ax.set_ylabel(ylabel)
             if r == 2:
-                ax.set_xlabel("longitude (deg E)")
+                ax.set_xlabel(xlabel)
     cb = fig.colorbar(images[0], ax=axes[:2, :].ravel().tolist(), shrink=0.9)
     cb.set_label(label)
     cb_err = fig.colorbar(images[-1], ax=axes[2, :].ravel().tolist(), shrink=0.9)

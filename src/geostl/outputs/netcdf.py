@@ -1,6 +1,7 @@
 """Forecasts as NetCDF-4 (h5netcdf): one variable per channel on (init_time, lead_time, lat, lon).
 
-Layout of the file written by :func:`write_forecast_netcdf`::
+Layout of the file written by :func:`write_forecast_netcdf` (on a pixel grid, ``grid="pixel"``,
+the grid dims are ``y`` (rows, top to bottom) and ``x`` (columns), integer pixel indices)::
 
     dims        init_time (N), lead_time (T), lat (H), lon (W)
     coords      init_time   datetime64  the time of the last input frame of each window
@@ -35,7 +36,10 @@ ORACLE_WARNING = (
 _DEFAULT_ATTRS = {
     "lat": {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"},
     "lon": {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"},
+    "y": {"units": "1", "long_name": "pixel row (0 at the top)"},
+    "x": {"units": "1", "long_name": "pixel column (0 at the left)"},
 }
+_GRID_DIMS = {"latlon": ("lat", "lon"), "pixel": ("y", "x")}
 
 
 def _array(x: Any, what: str) -> np.ndarray:
@@ -92,6 +96,7 @@ def write_forecast_netcdf(
     model: str | None = None,
     config: Mapping[str, Any] | str | None = None,
     future_forcings: str | None = None,
+    grid: str = "latlon",
 ) -> Path:
     """Write forecasts to a NetCDF-4 file (atomically: temporary name, then rename).
 
@@ -114,10 +119,15 @@ def write_forecast_netcdf(
         model: model description for the ``model`` attribute (e.g. ``"convlstm"``).
         config: the run config (dict, written as YAML) or a summary string.
         future_forcings: the run's future-forcing policy (``known``/``oracle``/``none``).
+        grid: ``"latlon"`` or ``"pixel"``; on a pixel grid ``lat``/``lon`` are the rows y and
+            columns x, written as the ``y``/``x`` dims.
 
     Returns:
         The path written.
     """
+    if grid not in _GRID_DIMS:
+        raise ValueError(f"grid: expected one of {sorted(_GRID_DIMS)}, got {grid!r}")
+    row, col = _GRID_DIMS[grid]
     p = _array(pred, "pred").astype(np.float32, copy=False)
     if p.ndim != 5:
         raise ValueError(f"pred: expected (N, T_out, C, H, W), got shape {p.shape}")
@@ -153,12 +163,15 @@ def write_forecast_netcdf(
             init[:, None] + leads[None, :],
             {"long_name": "time the forecast is valid for (init_time + lead_time)"},
         ),
-        "lat": _coord(lat, "lat", h, grid_adjust),
-        "lon": _coord(lon, "lon", w, grid_adjust),
+        row: _coord(lat, row, h, grid_adjust),
+        col: _coord(lon, col, w, grid_adjust),
     }
+    if grid == "pixel":
+        coords[row] = coords[row].astype(np.int64)
+        coords[col] = coords[col].astype(np.int64)
     data_vars = {
         name: (
-            ("init_time", "lead_time", "lat", "lon"),
+            ("init_time", "lead_time", row, col),
             p[:, :, i],
             {
                 "units": unit_of[name],

@@ -20,6 +20,7 @@ from geostl.io import (
     open_ionex,
     open_iono_tfrecord,
     open_omni2,
+    open_taxibj,
 )
 
 from .spec import RUN_SPEC, ConfigError, check_field
@@ -45,6 +46,7 @@ _READERS: dict[str, Callable[[list[Path]], xr.Dataset]] = {
     "zarr": lambda p: open_dataset(p, format="zarr"),
     "grib": lambda p: open_dataset(p, format="grib"),
     "iono_tfrecord": open_iono_tfrecord,
+    "taxibj": open_taxibj,
 }
 
 
@@ -56,8 +58,10 @@ def open_sources(
     Args:
         sources: ``{NAME: {"sample": "tec"}}`` (a built-in sample, ``geostl.datasets``) or
             ``{NAME: {"paths": [...], "format": "ionex"|"omni2"|"celestrak"|"index"|"netcdf"|
-            "zarr"|"grib"|"iono_tfrecord"}}``, or ``{"paths": ROOT, "format": "weatherbench",
-            "weatherbench": {"set": "t2m"}}`` (a WeatherBench 5.625° folder, see
+            "zarr"|"grib"|"iono_tfrecord"|"taxibj"}}`` (``taxibj``: the release's
+            ``BJ13..BJ16_M32x32_T30_InOut.h5``, :func:`geostl.io.open_taxibj`), or
+            ``{"paths": ROOT, "format": "weatherbench", "weatherbench": {"set": "t2m"}}`` (a
+            WeatherBench 5.625° folder, see
             :func:`geostl.data.weatherbench.open_weatherbench_source`). Glob patterns are
             passed to the readers that take them (all but celestrak and index). Optional
             transforms, applied in this order after reading: ``"regrid": "iono72"|"native"``
