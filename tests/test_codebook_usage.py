@@ -15,7 +15,7 @@ from torch import nn
 from geostl.engine.codebook_usage import CodebookUsageRecorder, find_svq_modules
 from geostl.engine.config import EvalConfig
 from geostl.models.quantisers import SVQ, code_usage, perplexity
-from geostl.models.quantisers.usage import UsageAccumulator
+from geostl.models.quantisers.usage import UsageAccumulator, affine_moments
 
 
 def test_counts_add_per_batch_and_differ_from_one_call_on_everything() -> None:
@@ -64,21 +64,36 @@ def test_a_call_without_spread_is_counted_apart() -> None:
         acc.update(torch.ones(2, 4))
 
 
+def test_affine_moments_equal_torch_mean_and_std_of_the_formed_weights() -> None:
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(300, 7, generator=g, dtype=torch.float64) + 0.5
+    weight = torch.randn(23, 7, generator=g, dtype=torch.float64)
+    bias = torch.randn(23, generator=g, dtype=torch.float64)
+    w = h @ weight.T + bias
+    n, mean, std = affine_moments(h, weight, bias)
+    assert n == w.numel()
+    assert mean == pytest.approx(float(w.mean()), rel=1e-12)
+    assert std == pytest.approx(float(w.std()), rel=1e-12)
+    n, mean, std = affine_moments(h, weight, None)
+    assert std == pytest.approx(float((h @ weight.T).std()), rel=1e-12)
+
+
 class _Wrapped(nn.Module):
     """A model holding an SVQ somewhere inside, as SimVP does."""
 
-    def __init__(self, factorised: bool) -> None:
+    def __init__(self, factorised: bool, nonlinear: bool = True) -> None:
         super().__init__()
-        self.inner = nn.Sequential(nn.Identity(), SVQ(4, 30, 8, factorised=factorised))
+        svq = SVQ(4, 30, 8, nonlinear=nonlinear, factorised=factorised)
+        self.inner = nn.Sequential(nn.Identity(), svq)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.inner(z)[0]
 
 
-@pytest.mark.parametrize("factorised", [False, True])
-def test_recorder_sums_the_calls_and_removes_its_hooks(factorised: bool) -> None:
+@pytest.mark.parametrize("factorised,nonlinear", [(False, True), (True, True), (True, False)])
+def test_recorder_sums_the_calls_and_removes_its_hooks(factorised: bool, nonlinear: bool) -> None:
     torch.manual_seed(3)
-    model = _Wrapped(factorised)
+    model = _Wrapped(factorised, nonlinear)
     svq = model.inner[1]
     assert find_svq_modules(model) == [("inner.1", svq)]
     batches = [torch.randn(2, 4, 3, 5) for _ in range(3)]

@@ -5,9 +5,10 @@ a model by walking its modules (no configuration needed), registers a forward ho
 while it is entered as a context manager, and feeds the code weights w (N, h, w, K) that the
 SVQ forward returns in ``info["code_weights"]`` to one
 :class:`~geostl.models.quantisers.usage.UsageAccumulator` per module. A ``factorised`` SVQ
-does not form w in its forward; the hook then recomputes w from the module's input in blocks
-of rows (three passes, never the whole (N·h·w, K) matrix at once). The hooks are removed on
-exit, so training and later forwards are untouched.
+does not form w in its forward; the hook then takes the mean and spread of w = h·Wᵀ + b from
+the last layer's input h in closed form (:func:`~geostl.models.quantisers.usage.affine_moments`)
+and forms w in blocks of rows once, for the counts (never the whole (N·h·w, K) matrix). The
+hooks are removed on exit, so training and later forwards are untouched.
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ import torch
 from torch import nn
 
 from geostl.models.quantisers.svq import SVQ
-from geostl.models.quantisers.usage import N_SIGMAS, UsageAccumulator
+from geostl.models.quantisers.usage import N_SIGMAS, UsageAccumulator, affine_moments
 
 __all__ = ["CodebookUsageRecorder", "find_svq_modules"]
 
 #: about this many float64 code weights per block when w is recomputed or standardised
 _BLOCK_VALUES = 2**22
+
+
+def _last_layer(module: SVQ, x: torch.Tensor) -> tuple[nn.Linear, torch.Tensor]:
+    """``(layer, h)``: the SVQ's last linear layer and its input for vectors x (n, D), so that
+    w = h·Wᵀ + b (a factorised SVQ has the identity output activation, its constructor checks)."""
+    if not isinstance(module.out_act, nn.Identity):
+        raise ValueError("codebook usage: a factorised SVQ must have out_relu=False")
+    if isinstance(module.projection, nn.Sequential):
+        return module.projection[-1], module.projection[:-1](x)
+    return module.projection, x
 
 
 def find_svq_modules(model: nn.Module) -> list[tuple[str, SVQ]]:
@@ -92,7 +103,9 @@ class CodebookUsageRecorder:
                     acc.update(w, chunk_vectors=step)
                     return
                 x = args[0].detach().permute(0, 2, 3, 1).reshape(-1, module.dim)
-                acc.update_chunks(lambda: (module.code_weights(b) for b in x.split(step)))
+                last, h = _last_layer(module, x)
+                moments = affine_moments(h, last.weight, last.bias)
+                acc.update_chunks(lambda: (last(b) for b in h.split(step)), moments)
 
         return hook
 

@@ -65,6 +65,22 @@ STANDARDISATION_NOTE = (
 )
 
 
+def _bounds(
+    mean: torch.Tensor, std: torch.Tensor, n_sigma: float, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lo, hi)`` in ``dtype`` with, for every w of that dtype, w > hi ⇔ w > mean + nσ and
+    w < lo ⇔ w < mean − nσ (the float64 bounds rounded inwards), so a block is compared in its
+    own precision without a float64 copy."""
+    hi64 = (mean + n_sigma * std).to(torch.float64)
+    lo64 = (mean - n_sigma * std).to(torch.float64)
+    hi, lo = hi64.to(dtype), lo64.to(dtype)
+    if hi.to(torch.float64) > hi64:
+        hi = torch.nextafter(hi, torch.tensor(float("-inf"), dtype=dtype))
+    if lo.to(torch.float64) < lo64:
+        lo = torch.nextafter(lo, torch.tensor(float("inf"), dtype=dtype))
+    return lo, hi
+
+
 def _key(n_sigma: float) -> str:
     return f"counts/{n_sigma:g}"
 
@@ -74,11 +90,12 @@ class UsageAccumulator:
 
     Standardisation is **per call**: each :meth:`update` (one forward call of the SVQ module,
     i.e. one evaluation batch, or one autoregressive block of it) standardises *its own* code
-    weights with their mean and sample std, exactly as :func:`code_usage` does for one tensor;
-    the (K,) counts of the calls are then added up. So the result equals the sum of
-    ``code_usage(w_call, n_sigma)`` over the calls, which in general differs from one
-    ``code_usage`` on all weights concatenated (the statistics of each call differ). The
-    counts are additive across calls and across DDP ranks (:meth:`all_reduce`).
+    weights with their mean and sample std, as :func:`code_usage` does for one tensor (the test
+    is w outside mean ± n·std in the weights' own precision, the same as |z| > n up to float
+    rounding at the boundary); the (K,) counts of the calls are then added up. So the result
+    equals the sum of ``code_usage(w_call, n_sigma)`` over the calls, which in general differs
+    from one ``code_usage`` on all weights concatenated (the statistics of each call differ).
+    The counts are additive across calls and across DDP ranks (:meth:`all_reduce`).
 
     Args:
         codebook_size: K.
@@ -86,7 +103,8 @@ class UsageAccumulator:
 
     Sums (float64, in ``self.sums``): ``counts/<n>`` (K,) per threshold, ``vectors`` (number of
     latent vectors seen), ``calls`` (calls counted) and ``calls_zero_spread`` (calls whose code
-    weights were all equal: no standardisation possible, counted here and nowhere else).
+    weights had zero or non-finite spread, e.g. all equal or NaN: no standardisation possible,
+    counted here and in no histogram).
     """
 
     def __init__(self, codebook_size: int, n_sigmas: tuple[float, ...] = N_SIGMAS) -> None:
@@ -117,36 +135,54 @@ class UsageAccumulator:
         step = chunk_vectors or max(1, 2**22 // self.codebook_size)
         self.update_chunks(lambda: flat.split(step))
 
-    def update_chunks(self, chunks: Callable[[], Iterable[torch.Tensor]]) -> None:
+    def update_chunks(
+        self,
+        chunks: Callable[[], Iterable[torch.Tensor]],
+        moments: tuple[int, float, float] | None = None,
+    ) -> None:
         """Add one call whose code weights come in row blocks ``chunks()`` of (n_i, K).
 
         ``chunks`` is called three times (mean, spread, counts), so the K-wide weights of a
         call never need to be held at once (e.g. for a ``factorised`` SVQ, whose forward does
         not form them). The standardisation is that of :func:`code_usage` on the whole call.
+        ``moments``: ``(number of weights, mean, sample std)`` of the call when already known
+        (see :func:`affine_moments`); ``chunks`` is then called once, for the counts.
         """
-        n, total = 0, torch.zeros((), dtype=torch.float64)
-        for block in chunks():
-            b = block.detach().to(torch.float64)
-            n += b.numel()
-            total = total + b.sum().cpu()
-        if n == 0:
-            raise ValueError("UsageAccumulator.update: no code weights in this call")
-        mean = total / n
-        spread = torch.zeros((), dtype=torch.float64)
-        for block in chunks():
-            b = block.detach().to(torch.float64)
-            spread = spread + ((b - mean.to(b.device)) ** 2).sum().cpu()
-        std = torch.sqrt(spread / (n - 1)) if n > 1 else torch.tensor(0.0, dtype=torch.float64)
+        if moments is None:
+            n, total = 0, torch.zeros((), dtype=torch.float64)
+            for block in chunks():
+                b = block.detach().to(torch.float64)
+                n += b.numel()
+                total = total + b.sum().cpu()
+            if n == 0:
+                raise ValueError("UsageAccumulator.update: no code weights in this call")
+            mean = total / n
+            spread = torch.zeros((), dtype=torch.float64)
+            for block in chunks():
+                b = block.detach().to(torch.float64)
+                spread = spread + ((b - mean.to(b.device)) ** 2).sum().cpu()
+            std = torch.sqrt(spread / (n - 1)) if n > 1 else torch.zeros((), dtype=torch.float64)
+        else:
+            n = int(moments[0])
+            mean = torch.tensor(float(moments[1]), dtype=torch.float64)
+            std = torch.tensor(float(moments[2]), dtype=torch.float64)
         self.sums.add("vectors", float(n // self.codebook_size))
         if not torch.isfinite(std) or std == 0:
             self.sums.add("calls_zero_spread", 1.0)
             return
         counts = {s: torch.zeros(self.codebook_size, dtype=torch.float64) for s in self.n_sigmas}
+        bounds: dict[torch.dtype, dict[float, tuple[torch.Tensor, torch.Tensor]]] = {}
         for block in chunks():
-            b = block.detach().to(torch.float64).reshape(-1, self.codebook_size)
-            z = ((b - mean.to(b.device)) / std.to(b.device)).abs()
-            for s in self.n_sigmas:
-                counts[s] += (z > s).sum(dim=0).to(torch.float64).cpu()
+            b = block.detach().reshape(-1, self.codebook_size)
+            if b.dtype not in (torch.float32, torch.float64):
+                b = b.to(torch.float32)  # exact for half precision
+            if b.dtype not in bounds:
+                bounds[b.dtype] = {s: _bounds(mean, std, s, b.dtype) for s in self.n_sigmas}
+            # summing 0/1 floats is faster than summing bools; float32 is exact below 2^24 rows
+            exact = torch.float32 if b.shape[0] < 2**24 else torch.float64
+            for s, (lo, hi) in bounds[b.dtype].items():
+                outside = (b > hi.to(b.device)) | (b < lo.to(b.device))
+                counts[s] += outside.to(exact).sum(dim=0).to(torch.float64).cpu()
         for s, c in counts.items():
             self.sums.add(_key(s), c)
         self.sums.add("calls", 1.0)
@@ -185,3 +221,33 @@ class UsageAccumulator:
                 entry["histogram"] = [int(v) for v in c.tolist()]
             out["thresholds"].append(entry)
         return out
+
+
+def affine_moments(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[int, float, float]:
+    """``(n, mean, sample std)`` of all entries of w = h·Wᵀ + b without forming w.
+
+    Args:
+        h: (N, m) inputs of the last layer; weight: (K, m) W; bias: (K,) b or None.
+
+    With s = Σ_n h_n and G = WᵀW (m × m), in float64:
+    Σ w = s·(Σ_k W_k) + N Σ_k b_k and Σ w² = Σ_n h_nᵀ G h_n + 2 s·(Wᵀb) + N |b|²; the variance
+    is (Σ w² − n·mean²) / (n − 1) with n = N·K, as ``torch.std``. Cost O(N m² + K m²) instead of
+    O(N K m).
+    """
+    h64 = h.detach().to(torch.float64)
+    w64 = weight.detach().to(h64.device, torch.float64)
+    n_vec, k = h64.shape[0], w64.shape[0]
+    b64 = (
+        torch.zeros(k, dtype=torch.float64, device=h64.device)
+        if bias is None
+        else bias.detach().to(h64.device, torch.float64)
+    )
+    n = n_vec * k
+    s = h64.sum(dim=0)
+    total = s @ w64.sum(dim=0) + n_vec * b64.sum()
+    squares = ((h64 @ (w64.T @ w64)) * h64).sum() + 2 * s @ (w64.T @ b64) + n_vec * (b64 @ b64)
+    mean = total / n
+    var = (squares - n * mean * mean) / (n - 1) if n > 1 else torch.zeros((), dtype=torch.float64)
+    return n, float(mean), float(torch.sqrt(torch.clamp(var, min=0.0)))
