@@ -219,3 +219,27 @@ eval: {{baselines: [persistence, climatology], climatology_by: time_of_day}}
         assert pred["inflow"].dims == ("init_time", "lead_time", "y", "x")
         assert pred.sizes["y"] == 32 and pred["inflow"].attrs["units"] == "count"
         assert pred["init_time"].values[0] == np.datetime64("2013-07-04T01:30")
+
+
+def test_grid_scores_fall_back_to_plain_and_say_so() -> None:
+    from geostl.grid.scores import score_windows
+    from geostl.grid.table import table_notes
+
+    src = _pixel_source()
+    test = build_datasets(_config(), {"img": src})["test"]
+    scores = score_windows(_Constant(), test, {}, "inflow", batch_size=4)
+    assert scores["weighting"] == "plain" and scores["units"] == "count"
+    # plain RMSE is the square root of the plain pooled MSE (no cos-latitude weight anywhere)
+    assert scores["rmse"] == pytest.approx(np.sqrt(scores["mse"]), rel=1e-12)
+    result = {"scores": scores, "channels": 1, "policy": None, "uses_future_observed": False}
+    result["complexity"] = {
+        "device": "cpu",
+        "device_name": "x",
+        "threads": 1,
+        "batch_size": 4,
+        "warmup": 0,
+        "batches": 1,
+    }
+    result.update(cell="c", backbone="simvp", fusion="none")
+    notes = " ".join(table_notes([result], [], [], ["inflow"], "test", "runs"))
+    assert "RMSE (count): unweighted (a pixel grid" in notes and "cos(latitude)" not in notes

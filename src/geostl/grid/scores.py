@@ -55,8 +55,9 @@ def score_windows(
         batch_size: windows per forward pass.
 
     Returns:
-        ``{"units", "n_windows", "mse", "rmse", "mae", "regimes": {name: {"n_windows", "mae",
-        "rmse"}}}``; a regime without windows has ``mae``/``rmse`` None.
+        ``{"units", "weighting", "n_windows", "mse", "rmse", "mae", "regimes": {name:
+        {"n_windows", "mae", "rmse"}}}`` (``weighting`` of rmse and mae: ``lat``, or ``plain``
+        on a pixel grid); a regime without windows has ``mae``/``rmse`` None.
     """
     names = list(dataset.target_names)
     if target not in names:
@@ -91,6 +92,7 @@ def score_windows(
 
     return {
         "units": dataset.units.get(target, ""),
+        "weighting": weighted,
         "n_windows": n,
         "mse": value(ALL_WINDOWS, "mse", "plain"),
         "rmse": value(ALL_WINDOWS, "rmse", weighted),

@@ -179,12 +179,18 @@ def table_notes(
             " OpenSTL's tables use the same per-pixel mean for WeatherBench; for its video sets "
             "it sums the per-pixel error over each frame's pixels instead."
         )
+    weighting = first["scores"].get("weighting", "lat") if first else "lat"
+    how = (
+        "cos(latitude)-weighted"
+        if weighting == "lat"
+        else "unweighted (a pixel grid: no latitudes)"
+    )
     notes += [
         mse_note,
-        f"RMSE ({units}): cos(latitude)-weighted, the square root of the weighted MSE pooled over "
+        f"RMSE ({units}): {how}, the square root of the weighted MSE pooled over "
         "every test window, lead time and valid pixel (not a mean of per-window RMSEs), as "
-        "geostl's metrics.json 'rmse' (lat) at lead 'all'.",
-        f"MAE <regime> ({units}): cos(latitude)-weighted mean absolute error pooled over the test "
+        f"geostl's metrics.json 'rmse' ({weighting}) at lead 'all'.",
+        f"MAE <regime> ({units}): {how} mean absolute error pooled over the test "
         "windows of that regime; n = its number of test windows; n/a (n=0): no test window "
         "falls in the regime (the column is kept, not dropped).",
     ]
