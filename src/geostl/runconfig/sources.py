@@ -11,6 +11,7 @@ import xarray as xr
 
 from geostl.data.regrid import regrid_ionex
 from geostl.data.subsample import subsample_time
+from geostl.data.video_sets import open_video_source
 from geostl.data.weatherbench import open_weatherbench_source
 from geostl.datasets import available, sample
 from geostl.io import (
@@ -47,6 +48,10 @@ _READERS: dict[str, Callable[[list[Path]], xr.Dataset]] = {
     "grib": lambda p: open_dataset(p, format="grib"),
     "iono_tfrecord": open_iono_tfrecord,
     "taxibj": open_taxibj,
+    **{
+        fmt: _single(lambda path, fmt=fmt: open_video_source(fmt, str(path)), fmt)
+        for fmt in ("kth", "human36m", "kitticaltech")
+    },
 }
 
 
@@ -62,7 +67,9 @@ def open_sources(
             ``BJ13..BJ16_M32x32_T30_InOut.h5``, :func:`geostl.io.open_taxibj`), or
             ``{"paths": ROOT, "format": "weatherbench", "weatherbench": {"set": "t2m"}}`` (a
             WeatherBench 5.625° folder, see
-            :func:`geostl.data.weatherbench.open_weatherbench_source`). Glob patterns are
+            :func:`geostl.data.weatherbench.open_weatherbench_source`), or ``{"paths": ROOT,
+            "format": "kth"|"human36m"|"kitticaltech"}`` (a video set's folder, read lazily
+            with the reader's defaults, :mod:`geostl.data.video_sets`). Glob patterns are
             passed to the readers that take them (all but celestrak and index). Optional
             transforms, applied in this order after reading: ``"regrid": "iono72"|"native"``
             (IONEX 71 x 73 -> 72 x 72 or 71 x 72, :func:`geostl.data.regrid.regrid_ionex`) and

@@ -39,6 +39,9 @@ SOURCE_FORMATS = (
     "iono_tfrecord",
     "weatherbench",
     "taxibj",
+    "kth",
+    "human36m",
+    "kitticaltech",
 )
 #: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
 REGRID_CHOICES = ("native", "iono72")
