@@ -183,3 +183,49 @@ def test_windows_through_the_pipeline_never_span_a_gap_or_two_clips(tmp_path: Pa
     # fixed scaling x / 255: the model sees the stored grey levels / 255
     grey = ds["gray"].values[test.starts[2] : test.starts[2] + 10]
     np.testing.assert_allclose(sample["inputs"][:, 0].numpy(), grey / 255.0, rtol=0, atol=1e-6)
+
+
+def test_rgb_sets_through_the_pipeline(tmp_path: Path) -> None:
+    """Human3.6M (uint8 RGB) and KittiCaltech windows built by the pipeline: three channels,
+    x / 255, counts by hand (Human: 13 images a clip, 8-image windows every 5 -> starts 0, 5)."""
+    from geostl.data import build_datasets
+
+    numbers = list(range(1, 62, 5))  # 13 images
+    write_human(
+        tmp_path / "h",
+        [(subject, "Eating", "1", numbers) for subject in ("S1", "S8", "S9")],
+        size=(8, 8),
+    )
+    ds = open_human36m(tmp_path / "h", size=(8, 8))
+    section = video_data_section("human", str(tmp_path / "h"))
+    datasets = build_datasets({k: v for k, v in section.items() if k != "sources"}, {"video": ds})
+    assert {k: len(v) for k, v in datasets.items()} == {"train": 2, "val": 2, "test": 2}
+    test = datasets["test"]
+    assert test.target_names == ["red", "green", "blue"]
+    sample = test[1]
+    assert tuple(sample["inputs"].shape) == (4, 3, 8, 8)
+    s = int(test.starts[1])
+    rgb = np.stack([ds[c].values[s : s + 4] for c in ("red", "green", "blue")], axis=1)
+    np.testing.assert_allclose(sample["inputs"].numpy(), rgb / 255.0, rtol=0, atol=1e-6)
+    # KittiCaltech: 23 KITTI train frames -> windows at 0, 11; 12 val frames -> 0; a Caltech
+    # video of 36 frames keeps 12 -> 0 (10 -> 1 windows, stride 11)
+    from video_layouts import kitti_frames, write_hkl, write_seq
+
+    kitti = tmp_path / "kc" / "kitti_hkl"
+    kitti.mkdir(parents=True)
+    write_hkl(kitti / "X_train.hkl", kitti_frames(23, 0, (8, 10)))
+    write_hkl(kitti / "sources_train.hkl", np.array([b"city-a"] * 23))
+    write_hkl(kitti / "X_val.hkl", kitti_frames(12, 3, (8, 10)))
+    write_hkl(kitti / "sources_val.hkl", np.array([b"road-b"] * 12))
+    rng = np.random.default_rng(0)
+    video = [rng.integers(0, 256, (12, 16, 3), dtype=np.uint8) for _ in range(36)]
+    write_seq(tmp_path / "kc" / "caltech" / "set06" / "V000.seq", video)
+    ds = open_kitticaltech(tmp_path / "kc", size=(8, 10))
+    section = video_data_section("kitticaltech", str(tmp_path / "kc"))
+    datasets = build_datasets({k: v for k, v in section.items() if k != "sources"}, {"video": ds})
+    assert {k: len(v) for k, v in datasets.items()} == {"train": 2, "val": 1, "test": 1}
+    sample = datasets["train"][1]
+    assert tuple(sample["inputs"].shape) == (10, 3, 8, 10)
+    assert tuple(sample["targets"].shape) == (1, 3, 8, 10)
+    want = np.moveaxis(kitti_frames(23, 0, (8, 10))[21], -1, 0) / 255.0
+    np.testing.assert_allclose(sample["targets"][0].numpy(), want, rtol=0, atol=1e-6)
