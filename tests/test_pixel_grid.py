@@ -192,14 +192,14 @@ data:
   schema: {{targets: {{source: taxibj, variables: [inflow, outflow]}}}}
   splits:
     train: {{start: "2013-07-01T00:00", end: "2013-07-02T20:00"}}
-    val: {{start: "2013-07-03T00:00", end: "2013-07-03T08:00"}}
-    test: {{start: "2013-07-04T00:00", end: "2013-07-04T06:00"}}
+    val: {{start: "2013-07-03T00:00", end: "2013-07-03T05:00"}}
+    test: {{start: "2013-07-04T00:00", end: "2013-07-04T05:00"}}
   window: {{t_in: 4, t_out: 4}}
   normalisation: {{method: minmax}}
 model:
   backbone: {{name: simvp, model_type: gSTA, hid_S: 4, hid_T: 8, N_S: 2, N_T: 2}}
 train: {{epochs: 1, max_steps_per_epoch: 2, batch_size: 4, max_minutes: null, device: cpu}}
-eval: {{baselines: [persistence, climatology], climatology_by: time_of_day}}
+eval: {{baselines: [persistence, climatology], climatology_by: time_of_day, figure_leads: [3]}}
 """
     )
     with warnings.catch_warnings():
