@@ -15,6 +15,8 @@ split group and ``role``. :func:`video_splits` cuts date ranges at clip starts:
 - **test**: the data set's test clips.
 
 Consecutive splits are one hour apart (more than any window), so no window mixes splits.
+:func:`video_data_section` without an opened folder uses the standard splits as whole group
+years instead (:meth:`VideoSet.year_splits`), which hold the same clips.
 
 Sets (OpenSTL ``--dataname``), source format, channels, window, default stride (frames):
 
@@ -23,7 +25,8 @@ Sets (OpenSTL ``--dataname``), source format, channels, window, default stride (
   for boxing, handclapping, handwaving and walking and every 3 frames for jogging and running;
   here one stride (3) for every clip, counted from the split's first frame.
 - ``human``: ``human36m``, ``red``, ``green``, ``blue``, 4 -> 4, stride 5. OpenSTL draws its
-  windows from the lists ``train.txt`` / ``test.txt`` (about one start in five images).
+  windows from the lists ``train.txt`` / ``test.txt`` (roughly 85k starts; about one in five
+  images by our estimate of the archive's size).
 - ``kitticaltech``: ``kitticaltech``, ``red``, ``green``, ``blue``, 10 -> 1, stride 11 (OpenSTL:
   non-overlapping 11-frame windows, counted from each recording's end).
 
