@@ -199,3 +199,27 @@ def test_config_error_exits_2(setup, capsys) -> None:
     _, path = setup
     assert main(["grid", "--config", str(path), "grid.channels=[1,99]"]) == 2
     assert "grid.channels[1]" in capsys.readouterr().err
+
+
+def test_config_hash_ignores_keys_at_their_default() -> None:
+    """A later geostl that adds an option with a default must not make finished cells look
+    changed; a value that differs from the default still does."""
+    from geostl.grid.cells import config_hash
+    from geostl.runconfig import RUN_SPEC, fill_defaults
+
+    cfg = fill_defaults(
+        {
+            "run": {"name": "a"},
+            "data": {"sources": {}, "schema": {}, "splits": {}, "window": {}},
+            "model": {"backbone": {"name": "simvp", "hid_S": 8}},
+            "train": {"lr": 3e-4},
+        },
+        RUN_SPEC,
+    )
+    older = {**cfg, "train": {k: v for k, v in cfg["train"].items() if k != "warmup_epochs"}}
+    assert config_hash(older) == config_hash(cfg)
+    assert config_hash({**cfg, "run": {"name": "b", "dir": "x"}}) == config_hash(cfg)
+    assert config_hash({**cfg, "train": {**cfg["train"], "warmup_epochs": 2}}) != config_hash(cfg)
+    assert config_hash({**cfg, "train": {**cfg["train"], "lr": 1e-3}}) != config_hash(cfg)
+    bigger = {"name": "simvp", "hid_S": 16}
+    assert config_hash({**cfg, "model": {**cfg["model"], "backbone": bigger}}) != config_hash(cfg)
