@@ -124,8 +124,8 @@ def test_no_svq_no_entry() -> None:
 
 
 def test_eval_codebook_usage_key_is_validated() -> None:
-    assert EvalConfig().codebook_usage is True
-    assert EvalConfig.from_dict({"codebook_usage": False}).codebook_usage is False
+    assert EvalConfig().codebook_usage is False  # off unless asked for, as the seed's
+    assert EvalConfig.from_dict({"codebook_usage": True}).codebook_usage is True
     with pytest.raises(TypeError, match=r"eval\.codebook_usage: expected true or false"):
         EvalConfig.from_dict({"codebook_usage": "yes"})
 

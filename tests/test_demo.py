@@ -116,6 +116,36 @@ def test_geostl_test_reproduces_the_runs_metrics(demo_dir, tmp_path):
     assert (out / "forecast_maps.png").stat().st_size > 0
 
 
+def test_geostl_test_takes_eval_overrides_only(demo_dir, tmp_path, capsys):
+    """`geostl test --ckpt X eval.KEY=VALUE`: another evaluation of the same model; model and
+    data settings cannot change at test time."""
+    out = tmp_path / "persistence_only"
+    ckpt = str(demo_dir / "best.pt")
+    args = ["test", "--ckpt", ckpt, "--out", str(out), "eval.baselines=[persistence]"]
+    assert main(args + ["eval.batch_size=3"]) == 0
+    first = json.loads((demo_dir / "metrics.json").read_text())["tables"]
+    again = json.loads((out / "metrics.json").read_text())["tables"]
+    assert set(again) == {"model", "persistence"}
+
+    # the model's errors do not depend on the batch size (sums in float64)
+    def errors(table):
+        return {
+            (r["metric"], r["channel"], r["lead"], r["weighting"]): r["value"]
+            for r in table["rows"]
+            if not r["metric"].startswith("skill")
+        }
+
+    expected, got = errors(first["model"]), errors(again["model"])
+    assert set(got) == set(expected) and len(got) > 10
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    assert not [r for r in again["model"]["rows"] if r["metric"] == "skill_climatology"]
+    capsys.readouterr()
+    for bad, message in (("train.lr=1", "only eval.* settings"), ("eval.batch_size=0", "batch")):
+        assert main(["test", "--ckpt", ckpt, "--out", str(out), bad]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_geostl_predict_writes_the_split_asked_for(demo_dir, tmp_path):
     out = tmp_path / "val.nc"
     assert (

@@ -45,7 +45,8 @@ def _config(root: Path, out: Path, quantiser: dict | None = None) -> dict:
         "data": data,
         "model": {"backbone": backbone},
         "train": {"epochs": 1, "max_steps_per_epoch": 1, "batch_size": 2, "device": "cpu"},
-        "eval": {"baselines": ["persistence"], "batch_size": 1},  # 2 batches: sums add up
+        # 2 batches: sums add up
+        "eval": {"baselines": ["persistence"], "batch_size": 1, "codebook_usage": True},
     }
     return fill_defaults(cfg, RUN_SPEC)
 
@@ -167,7 +168,7 @@ def test_ungrouped_sets_get_no_variable_tables() -> None:
         "z": ["z_500", "z_850"], "t2m": ["t2m"]}  # fmt: skip
     with pytest.warns(UserWarning, match="mixes units"):
         assert variable_groups(["x_1", "x_2"], {"x_1": "m", "x_2": "K"}) is None
-    assert EvalConfig().codebook_usage
+    assert not EvalConfig().codebook_usage  # off unless asked for, as the seed's evaluate_usage
 
 
 @pytest.mark.slow

@@ -41,6 +41,9 @@ def test_config_loads_with_the_taxibj_data_section(name: str) -> None:
     backbone = cfg["model"]["backbone"]
     assert (backbone["model_type"], backbone["hid_S"], backbone["hid_T"]) == ("gSTA", 32, 256)
     assert (backbone["N_S"], backbone["N_T"]) == (2, 8)
+    # the seed's configs/taxibj/simvp/SimVPVQ_gSTA_*.py
+    assert backbone["drop_path"] == 0.1 and train["warmup_epochs"] == 5
+    assert backbone["quantiser"]["init_method"] == "kaiming"
     assert backbone["quantiser"]["freeze_codebook"] == ("frozen" in name)
 
 

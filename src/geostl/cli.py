@@ -34,7 +34,7 @@ def _train(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from geostl.run import test_checkpoint
 
-    test_checkpoint(args.ckpt, args.out, progress=args.progress)
+    test_checkpoint(args.ckpt, args.out, progress=args.progress, overrides=args.overrides)
     return 0
 
 
@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", help="evaluate a checkpoint against the baselines")
     p.add_argument("--ckpt", required=True, help="checkpoint, e.g. runs/NAME/best.pt")
     p.add_argument("--out", default=None, help="output directory (default: beside the ckpt)")
+    p.add_argument("overrides", nargs="*", help="eval settings, e.g. eval.codebook_usage=true")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_test)
 

@@ -24,7 +24,7 @@ Everything a run writes lands in its run directory::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,14 @@ from geostl.outputs import (
     write_forecast_netcdf,
 )
 from geostl.outputs.metrics_sections import codebook_usage_section, variable_sections
-from geostl.runconfig import open_sources, run_dir, save_config
+from geostl.runconfig import (
+    ConfigError,
+    merge,
+    open_sources,
+    parse_override,
+    run_dir,
+    save_config,
+)
 
 #: more target channels than this: the terminal shows the per-variable tables only
 MAX_PRINTED_CHANNELS = 8
@@ -276,17 +283,44 @@ def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
 
 
 def test_checkpoint(
-    ckpt_path: str | Path, out: str | Path | None = None, progress: bool | None = None
+    ckpt_path: str | Path,
+    out: str | Path | None = None,
+    progress: bool | None = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, MetricTable]:
-    """``geostl test``: evaluate a checkpoint on its config's test split (no other file)."""
+    """``geostl test``: evaluate a checkpoint on its config's test split (no other file).
+
+    ``overrides``: dotted ``eval.KEY=VALUE`` settings for this evaluation (baselines, batch
+    size, ``codebook_usage`` ...); the model and the data stay the checkpoint's.
+    """
     ckpt = load_checkpoint(ckpt_path)
-    cfg = ckpt["config"]
+    cfg = with_eval_overrides(ckpt["config"], overrides)
     sources, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
     if "test" not in datasets:
         raise KeyError(f"{ckpt_path}: the run config has no test split (data.splits.test)")
     model = build_model_from_checkpoint(ckpt)
     target = Path(out) if out is not None else Path(ckpt_path).parent / "test"
     return evaluate_and_report(model, datasets, sources, cfg, target, str(ckpt_path), progress)
+
+
+def with_eval_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``cfg`` with dotted ``eval.*`` overrides merged in and the eval section validated.
+
+    Raises:
+        ConfigError: an override outside ``eval`` (a checkpoint's model and data are fixed) or
+            not of the form ``eval.KEY=VALUE``; ValueError/KeyError from the eval validation.
+    """
+    out = dict(cfg)
+    for text in overrides:
+        layer = parse_override(text)
+        if set(layer) != {"eval"}:
+            raise ConfigError(
+                f"override {text!r}: only eval.* settings can change at test time (the model, "
+                "data and training are the checkpoint's)"
+            )
+        out = merge(out, layer)
+    EvalConfig.from_dict(out.get("eval"))
+    return out
 
 
 def predict_to_netcdf(

@@ -160,7 +160,7 @@ class EvalConfig:
     climatology_by: str | None = "time_of_day"
     figure_window: int = -1
     figure_leads: tuple[int, ...] | None = None
-    codebook_usage: bool = True
+    codebook_usage: bool = False
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:

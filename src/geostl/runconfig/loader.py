@@ -9,9 +9,10 @@ Order of precedence (later wins)::
 
 Merging: mappings merge key by key, everything else (lists included) is replaced. Two
 exceptions keep a layer from mixing incompatible entries: an entry of ``data.sources`` is
-replaced as a whole when the later layer names its kind (``sample`` or ``format``; a layer giving
-only e.g. ``paths`` or ``every`` merges into the entry), and ``model.backbone`` is replaced as a whole when the later layer names a
-different backbone (its kwargs belong to the earlier one). ``model.backbone: NAME`` is short for
+replaced as a whole when the later layer names its kind (``sample`` or ``format``; a layer
+giving only e.g. ``paths`` or ``every`` merges into the entry), and ``model.backbone`` is
+replaced as a whole when the later layer names a different backbone (its kwargs belong to the
+earlier one). ``model.backbone: NAME`` is short for
 ``model.backbone: {name: NAME}``.
 
 YAML scalars follow the YAML 1.2 core rules for numbers, so ``5e-4`` is a float (PyYAML's YAML

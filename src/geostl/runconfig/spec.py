@@ -247,7 +247,7 @@ RUN_SPEC = Section(
                 ),
                 "figure_window": _f("int", -1),
                 "figure_leads": _f("list", None, nullable=True, items="int"),
-                "codebook_usage": _f("bool", True),
+                "codebook_usage": _f("bool", False),
             }
         ),
     },
