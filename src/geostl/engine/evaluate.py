@@ -218,16 +218,6 @@ def evaluate_sums(
     Same arguments as :func:`evaluate`, plus ``codebook_usage``: record the SVQ code-usage
     histograms (default: ``eval_cfg.codebook_usage``); ignored for a model without SVQ.
 
-    Args:
-        model: a Forecaster (``model(batch)["pred"]`` normalised (B, T_out, C, H, W)).
-        dataset: the split to score.
-        eval_cfg: uses ``batch_size``, ``baselines`` and ``climatology_by``.
-        sources: the source datasets (needed for the climatology).
-        train: the train split (a WindowDataset or a ``geostl.data.Split``) the climatology is
-            fitted on.
-        device: where the model runs (default: the device of its parameters).
-        progress: show a tqdm bar (rank 0 only).
-
     Returns:
         an :class:`EvaluationSums`: the ForecastMetrics of the model and of every baseline
         (labels of ``BASELINE_LABELS``) and the code-usage summaries, all reduced over ranks.
