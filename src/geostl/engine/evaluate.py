@@ -49,13 +49,20 @@ BASELINE_LABELS = {
 MODEL_LABEL = "model"
 
 
+def lead_label(minutes: float) -> str:
+    """One lead-time label: '+15 min', '+1 h', '+1.25 h' (as the demo); leads under a minute
+    (video frames) in seconds or milliseconds: '+30 s', '+40 ms'."""
+    if minutes >= 60:
+        return f"+{minutes / 60:g} h"
+    if minutes >= 1:
+        return f"+{minutes:g} min"
+    seconds = minutes * 60
+    return f"+{seconds:g} s" if seconds >= 1 else f"+{seconds * 1000:g} ms"
+
+
 def lead_labels(step_minutes: float, t_out: int) -> list[str]:
-    """Lead-time labels from the time step: '+15 min', '+1 h', '+1.25 h' ... (as the demo)."""
-    out = []
-    for k in range(1, t_out + 1):
-        minutes = step_minutes * k
-        out.append(f"+{minutes:g} min" if minutes < 60 else f"+{minutes / 60:g} h")
-    return out
+    """Lead-time labels of leads 1 .. t_out from the time step (:func:`lead_label`)."""
+    return [lead_label(step_minutes * k) for k in range(1, t_out + 1)]
 
 
 def _step_minutes(dataset) -> float:

@@ -121,11 +121,13 @@ def check_leads(leads: Sequence[int] | None, t_out: int) -> list[int]:
 
 
 def lead_text(lead: np.timedelta64 | None, index: int) -> str:
-    """'+15 min', '+3 h', or '+k steps' without lead times."""
+    """'+15 min', '+3 h', '+40 ms' (:func:`geostl.engine.evaluate.lead_label`), or '+k steps'
+    without lead times."""
+    from geostl.engine.evaluate import lead_label
+
     if lead is None:
         return f"+{index + 1} step" + ("s" if index else "")
-    minutes = float(lead / np.timedelta64(1, "m"))
-    return f"+{minutes:g} min" if minutes < 60 else f"+{minutes / 60:g} h"
+    return lead_label(float(lead / np.timedelta64(1, "m")))
 
 
 def time_text(t: np.datetime64 | None) -> str:
