@@ -130,11 +130,17 @@ def lead_text(lead: np.timedelta64 | None, index: int) -> str:
     return lead_label(float(lead / np.timedelta64(1, "m")))
 
 
-def time_text(t: np.datetime64 | None) -> str:
-    """'2019-04-26 17:15 UTC' ('' for None)."""
+def time_text(t: np.datetime64 | None, grid: str = "latlon") -> str:
+    """'2019-04-26 17:15 UTC' ('' for None); seconds or milliseconds are shown when the time
+    has them ('2017-01-01 00:00:00.040'). On a pixel grid the time is shown as the reader
+    stored it, without 'UTC': TaxiBJ's slots are Beijing local time and the video sets' axes
+    are synthetic (:mod:`geostl.data.pixelgrid`)."""
     if t is None:
         return ""
-    return np.datetime_as_string(np.datetime64(t, "m")).replace("T", " ") + " UTC"
+    ns = np.datetime64(t, "ns")
+    unit = next(u for u in ("m", "s", "ms", "ns") if ns == ns.astype(f"datetime64[{u}]"))
+    text = np.datetime_as_string(ns.astype(f"datetime64[{unit}]")).replace("T", " ")
+    return text if grid == "pixel" else text + " UTC"
 
 
 def times_of(

@@ -89,7 +89,7 @@ def write_forecast_gif(
     def draw(k: int) -> list:
         images[0].set_data(t[k])
         images[1].set_data(p[k])
-        when = time_text(valid_t[k])
+        when = time_text(valid_t[k], grid)
         suptitle.set_text(
             f"{channel} lead {lead_text(leads[k], k)} ({k + 1}/{n})"
             + (f", valid {when}" if when else "")

@@ -115,7 +115,7 @@ def forecast_maps_figure(
             )
             images.append(im)
             head = f"{name} {lead_text(lead_td[k], k)}"
-            when = time_text(valid_t[k])
+            when = time_text(valid_t[k], grid)
             ax.set_title(f"{head}\n{when}" if when else head, fontsize=8)
             if j == 0:
                 ax.set_ylabel(ylabel)
@@ -126,7 +126,7 @@ def forecast_maps_figure(
     cb_err = fig.colorbar(images[-1], ax=axes[2, :].ravel().tolist(), shrink=0.9)
     cb_err.set_label(f"forecast - truth ({units})" if units else "forecast - truth")
     head = title or f"{channel}: truth, forecast and error"
-    init = time_text(None if init_time is None else to_datetime(init_time))
+    init = time_text(None if init_time is None else to_datetime(init_time), grid)
     fig.suptitle(f"{head}" + (f" (init {init}, grid {height}x{width})" if init else ""))
     return fig
 
