@@ -267,16 +267,24 @@ def _linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file with Pillow: (H, W) for grey, (H, W, 3) uint8 RGB for colour
-    (palette/alpha images are converted to RGB).
+    (palette/alpha/CMYK/YCbCr images are converted to RGB).
 
     Raises:
-        ValueError: the file cannot be decoded as an image (message names the file).
+        ValueError: the file cannot be decoded as an image, or holds more than 8 bits per
+            channel (16-bit or float modes such as ``I;16``: converting them to 8 bits would
+            clip every value above 255), the message naming the file.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode.startswith(("I", "F")):
+                raise ValueError(
+                    f"frame file {path}: image mode {im.mode!r} has more than 8 bits per "
+                    "channel; expected 8-bit grey or RGB frames (values 0..255), as the data "
+                    "sets store them (converting would clip the values above 255)"
+                )
             if im.mode not in ("L", "RGB"):
                 im = im.convert("RGB")
             return np.asarray(im)
