@@ -9,7 +9,9 @@ A sample (see the shared conventions) is a dict of tensors::
     forcings_in   (T_in, F, H, W)  float32  normalised forcings (scalars broadcast)
     forcings_out  (T_out, F, H, W) float32  per the future-forcing policy
     static        (S, H, W)        float32  masks as 0/1, lat/90, lon/180 (geographic grids)
-    times_in      (T_in,)  int64 ns since 1970-01-01 UTC;  times_out (T_out,)
+    times_in      (T_in,)  int64 ns since 1970-01-01 of the source's time axis (UTC on
+                          geographic grids; as stored on pixel grids: TaxiBJ local time,
+                          a synthetic axis for video clips);  times_out (T_out,)
     index         ()       int64 window index
 
 Future-forcing policy (``future_forcings``):
