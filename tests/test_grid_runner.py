@@ -223,3 +223,20 @@ def test_config_hash_ignores_keys_at_their_default() -> None:
     assert config_hash({**cfg, "train": {**cfg["train"], "lr": 1e-3}}) != config_hash(cfg)
     bigger = {"name": "simvp", "hid_S": 16}
     assert config_hash({**cfg, "model": {**cfg["model"], "backbone": bigger}}) != config_hash(cfg)
+
+
+def test_cells_hashed_by_an_older_rule_are_still_done(setup) -> None:
+    """cell.json and trained.json written with another hash of the same config (an older
+    geostl): the stored config decides, nothing retrains."""
+    fakes, path = setup
+    run(path)
+    root = path.parent / "runs" / "g"
+    for cell_id in IDS:
+        for name in ("cell.json", "trained.json"):
+            f = root / cell_id / name
+            doc = json.loads(f.read_text())
+            doc["config_hash"] = "0123456789abcdef"
+            f.write_text(json.dumps(doc))
+    fakes.reset()
+    report = run(path)
+    assert fakes.trained == [] and report.actions == dict.fromkeys(IDS, "done")

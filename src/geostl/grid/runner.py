@@ -150,19 +150,26 @@ def _last_checkpoint_matches(run: Path, digest: str) -> bool:
 def cell_state(cell: Cell, scoring: str) -> tuple[str, str]:
     """``(state, why)`` of ``cell`` from its run directory (states: see module docstring)."""
     run, digest = cell.run_dir, cell.config_hash
+    stored = _stored_config(run) if run.exists() else None
+    # a hash written by an older geostl (another hashing rule) still matches when the stored
+    # config hashes to the same digest now
+    same_stored = stored is not None and config_hash(stored) == digest
     result = _read_json(run / RESULT_FILE)
-    if result is not None and result.get("config_hash") == digest:
+    if result is not None and (result.get("config_hash") == digest or same_stored):
         if result.get("scoring_hash") == scoring:
             return "done", "finished earlier with the same config"
         return "rescore", "same config, other scoring settings: scoring best.pt again"
     trained = _read_json(run / TRAINED_FILE)
-    if trained is not None and trained.get("config_hash") == digest and (run / "best.pt").is_file():
+    if (
+        trained is not None
+        and (trained.get("config_hash") == digest or same_stored)
+        and (run / "best.pt").is_file()
+    ):
         return "score", "trained earlier, not scored yet"
     if _last_checkpoint_matches(run, digest):
         return "resume", "interrupted: continuing from last.pt"
     if run.exists():
-        old = _stored_config(run)
-        keys = changed_keys(old, cell.config) if old is not None else []
+        keys = changed_keys(stored, cell.config) if stored is not None else []
         shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
         why = f"config changed ({shown})" if keys else "unfinished run without a checkpoint"
         return "changed", why + ": rerun from scratch"
