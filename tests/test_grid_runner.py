@@ -240,3 +240,13 @@ def test_cells_hashed_by_an_older_rule_are_still_done(setup) -> None:
     fakes.reset()
     report = run(path)
     assert fakes.trained == [] and report.actions == dict.fromkeys(IDS, "done")
+
+
+def test_changed_keys_leave_out_keys_added_at_their_default() -> None:
+    old = {"run": {"name": "a"}, "train": {"lr": 1e-3}, "model": {"backbone": {"name": "x"}}}
+    new = {
+        "run": {"name": "b"},
+        "train": {"lr": 1e-3, "warmup_epochs": 0, "criterion": "mae"},
+        "model": {"backbone": {"name": "x"}},
+    }
+    assert grid_runner.changed_keys(old, new) == ["train.criterion"]

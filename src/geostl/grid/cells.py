@@ -77,19 +77,19 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
     is written does not change what it computes) and without the keys that hold their spec
     default (so a later geostl that adds an option with a default does not make every
     finished cell look changed)."""
-    body = _without_defaults({k: v for k, v in cfg.items() if k != "run"}, RUN_SPEC)
+    body = strip_defaults({k: v for k, v in cfg.items() if k != "run"}, RUN_SPEC)
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _without_defaults(cfg: Mapping[str, Any], spec: Section) -> dict[str, Any]:
+def strip_defaults(cfg: Mapping[str, Any], spec: Section) -> dict[str, Any]:
     """``cfg`` less every key of ``spec`` whose value equals the spec's default (recursively);
     keys the spec does not know (backbone kwargs, data mappings) are kept."""
     out: dict[str, Any] = {}
     for key, value in cfg.items():
         sub = spec.keys.get(key)
         if isinstance(sub, Section) and isinstance(value, Mapping):
-            value = _without_defaults(value, sub)
+            value = strip_defaults(value, sub)
             if not value:
                 continue
         elif sub is not None and not sub.required and value == sub.default:

@@ -42,8 +42,9 @@ from typing import Any
 import yaml
 
 from geostl import __version__
+from geostl.runconfig import RUN_SPEC
 
-from .cells import Cell, config_hash, expand_cells, grid_dir
+from .cells import Cell, config_hash, expand_cells, grid_dir, strip_defaults
 from .spec import GridSpec
 from .table import table_notes, write_tables
 
@@ -115,9 +116,10 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Dotted keys whose values differ between two configs (``run`` ignored)."""
-    a = _flatten({k: v for k, v in old.items() if k != "run"})
-    b = _flatten({k: v for k, v in new.items() if k != "run"})
+    """Dotted keys whose values differ between two configs (``run`` ignored; a key absent on
+    one side and at its spec default on the other is no change)."""
+    a = _flatten(strip_defaults({k: v for k, v in old.items() if k != "run"}, RUN_SPEC))
+    b = _flatten(strip_defaults({k: v for k, v in new.items() if k != "run"}, RUN_SPEC))
     return sorted(k for k in set(a) | set(b) if a.get(k, object()) != b.get(k, object()))
 
 
