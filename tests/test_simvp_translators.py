@@ -326,3 +326,37 @@ def test_multiply_adds_match_openstl_weatherbench_s(model_type):
     x = torch.zeros(1, 12, 1, 32, 64, device="meta")
     macs = count_flops(net, (x, None, 12)).macs
     assert abs(macs / (PUBLISHED_WEATHERBENCH_S_GMACS[model_type] * 1e9) - 1) < 0.01
+
+
+def test_convmixer_multiply_adds_match_openstl_once_fvcore_rules_are_applied():
+    """OpenSTL's 0.95 G for SimVP-ConvMixer (WeatherBench-S) is fvcore's count, which skips
+    convolutions built with padding="same" (traced as aten::_convolution_mode, an operator
+    fvcore has no handle for): the eight 11 x 11 depthwise convolutions of the translator. It
+    also counts BatchNorm (eval) at 2 and GroupNorm at 5 operations per element. Our count
+    minus the depthwise convolutions plus those norm counts gives the published figure."""
+    from geostl.benchmark.flops import count_flops
+
+    net = build_backbone("simvp", **WEATHERBENCH_S, model_type="ConvMixer", drop_path=0.1).eval()
+    net = net.to("meta")
+    x = torch.zeros(1, 12, 1, 32, 64, device="meta")
+    macs = count_flops(net, (x, None, 12)).macs
+    seen = {"depthwise": 0, "bn": 0, "gn": 0}
+
+    def hook(module, _inputs, out):
+        if isinstance(module, torch.nn.Conv2d) and module.groups == module.in_channels > 1:
+            seen["depthwise"] += out.numel() * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            seen["bn"] += out.numel()
+        elif isinstance(module, torch.nn.GroupNorm):
+            seen["gn"] += out.numel()
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    with torch.no_grad():
+        net(x, None, 12)
+    for h in handles:
+        h.remove()
+    # by hand: 11 x 11 taps on the 16 x 32 latent, one block of 384 channels, seven of 256
+    assert seen["depthwise"] == 121 * 512 * (384 + 7 * 256)
+    fvcore_like = macs - seen["depthwise"] + 2 * seen["bn"] + 5 * seen["gn"]
+    assert abs(fvcore_like / 0.95e9 - 1) < 0.01
+    assert macs / 0.95e9 > 1.1  # our count includes the depthwise convolutions
