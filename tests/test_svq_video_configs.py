@@ -11,6 +11,7 @@ import pytest
 from geostl.data.splits import parse_splits
 from geostl.data.video_sets import video_data_section
 from geostl.io.kth import KTH_ACTIONS
+from geostl.runconfig import ConfigError
 from geostl.runconfig.loader import load_config
 from geostl.runconfig.sources import open_sources
 from video_layouts import write_kth
@@ -82,6 +83,34 @@ def test_kth_config_reads_a_folder_through_its_format(tmp_path: Path) -> None:
         "test": ["person18_running_d4"],
     }
     assert np.isfinite(ds["gray"].isel(time=slice(0, 2)).values).all()
+
+    # the reader's own options from the source entry: stored size kept, short clips refused
+    kept = load_config(
+        [CONFIGS / "kth" / "SimVPVQ_IncepU_frozen.yaml"],
+        [f"data.sources.video.paths={tmp_path}", "data.sources.video.reader={size: null}"],
+    )
+    assert open_sources(kept["data"]["sources"])["video"]["gray"].shape == (7, 6, 8)
+    small = [f"data.sources.video.paths={tmp_path}", "data.sources.video.reader={size: [3, 4]}"]
+    cfg = load_config([CONFIGS / "kth" / "SimVPVQ_IncepU_frozen.yaml"], small)
+    assert open_sources(cfg["data"]["sources"])["video"]["gray"].shape == (7, 3, 4)
+    for bad, message in (
+        ("{frames: 3}", r"data\.sources\.video\.reader\.frames: not an option of the 'kth' reader"),
+        ("{min_frames: 3}", "person15_walking_d2"),  # a 2-frame clip, named by the reader
+    ):
+        cfg = load_config(
+            [CONFIGS / "kth" / "SimVPVQ_IncepU_frozen.yaml"],
+            [f"data.sources.video.paths={tmp_path}", f"data.sources.video.reader={bad}"],
+        )
+        with pytest.raises((ConfigError, ValueError), match=message):
+            open_sources(cfg["data"]["sources"])
+
+
+def test_reader_options_only_for_the_video_formats(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="only with the video formats"):
+        load_config(
+            [CONFIGS / "taxibj" / "SimVPVQ_gSTA_frozen.yaml"],
+            ["data.sources.taxibj.reader={size: [3, 4]}"],
+        )
 
 
 # (folder, run, channels, t_in, t_out, H, W, D = hid_S, K)

@@ -37,7 +37,8 @@ summed over the pixels of a frame).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,12 +126,28 @@ def _openers() -> dict[str, Callable[[str], xr.Dataset]]:
     return {"kth": open_kth, "human36m": open_human36m, "kitticaltech": open_kitticaltech}
 
 
-def open_video_source(fmt: str, root: str) -> xr.Dataset:
-    """Open a video-set folder with the reader of source format ``fmt`` (defaults)."""
+def open_video_source(
+    fmt: str, root: str, options: Mapping[str, Any] | None = None, where: str = "reader"
+) -> xr.Dataset:
+    """Open a video-set folder with the reader of source format ``fmt``.
+
+    ``options``: keyword arguments of that reader (e.g. ``{"size": [120, 160], "min_frames":
+    30}``; lists become tuples), from a source entry's ``reader`` mapping. An option the reader
+    does not take is an error naming ``where`` and listing the ones it takes.
+    """
     openers = _openers()
     if fmt not in openers:
         raise KeyError(f"unknown video format {fmt!r}; expected one of {', '.join(openers)}")
-    return openers[fmt](root)
+    opener = openers[fmt]
+    accepted = [n for n in inspect.signature(opener).parameters if n != "root"]
+    kwargs = {}
+    for key, value in (options or {}).items():
+        if key not in accepted:
+            raise ValueError(
+                f"{where}.{key}: not an option of the {fmt!r} reader; it takes {accepted}"
+            )
+        kwargs[key] = tuple(value) if isinstance(value, list) else value
+    return opener(root, **kwargs)
 
 
 def video_splits(

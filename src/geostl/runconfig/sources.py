@@ -48,11 +48,8 @@ _READERS: dict[str, Callable[[list[Path]], xr.Dataset]] = {
     "grib": lambda p: open_dataset(p, format="grib"),
     "iono_tfrecord": open_iono_tfrecord,
     "taxibj": open_taxibj,
-    **{
-        fmt: _single(lambda path, fmt=fmt: open_video_source(fmt, str(path)), fmt)
-        for fmt in ("kth", "human36m", "kitticaltech")
-    },
 }
+VIDEO_FORMATS = ("kth", "human36m", "kitticaltech")
 
 
 def open_sources(
@@ -101,6 +98,8 @@ def open_sources(
             try:
                 if entry["format"] == "weatherbench":
                     ds = _weatherbench(paths, entry, f"data.sources.{name}")
+                elif entry["format"] in VIDEO_FORMATS:
+                    ds = _video(paths, entry, f"data.sources.{name}")
                 else:
                     ds = _READERS[entry["format"]](paths)
             except ConfigError as err:
@@ -122,6 +121,22 @@ def _weatherbench(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr
         return open_weatherbench_source(str(paths[0]), dict(entry["weatherbench"]), where)
     except ValueError as err:
         raise ConfigError(str(err)) from err
+
+
+def _video(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr.Dataset:
+    """Formats ``kth``, ``human36m``, ``kitticaltech``: ``paths`` is the set's folder,
+    ``reader`` (optional) the reader's keyword arguments."""
+    fmt = entry["format"]
+    if len(paths) != 1:
+        raise ConfigError(f"format {fmt!r} reads one folder, got {len(paths)}: {paths}")
+    try:
+        return open_video_source(fmt, str(paths[0]), entry.get("reader"), f"{where}.reader")
+    except TypeError as err:
+        raise ConfigError(f"{where}.reader: {err}") from err
+    except ValueError as err:
+        if str(err).startswith(f"{where}.reader."):
+            raise ConfigError(str(err)) from err
+        raise
 
 
 def _transform(ds: xr.Dataset, entry: Mapping[str, Any], where: str) -> xr.Dataset:

@@ -110,7 +110,7 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
         if not isinstance(entry, Mapping):
             raise ConfigError(f"config key {key!r}{_where(origin)}: {expected}, got {entry!r}")
         keys = set(entry)
-        allowed = ["every", "format", "paths", "regrid", "sample", "weatherbench"]
+        allowed = ["every", "format", "paths", "reader", "regrid", "sample", "weatherbench"]
         for k in keys:
             if k not in allowed:
                 raise _unknown(str(k), f"{key}.{k}", allowed, origin)
@@ -126,11 +126,21 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
                 f"{{set: NAME}} or {{variables: [...], levels: [...], years: [first, last]}}, "
                 f"got {entry['weatherbench']!r}"
             )
+        if "reader" in keys and not isinstance(entry["reader"], Mapping):
+            raise ConfigError(
+                f"config key {key + '.reader'!r}{_where(origin)}: expected a mapping of the "
+                f"reader's keyword arguments, got {entry['reader']!r}"
+            )
         if not complete:
             # one layer (a file or an override such as data.sources.maps.paths=...) may give
             # part of an entry; the merged config is checked whole
             continue
-        core = keys - {"regrid", "every", "weatherbench"}
+        if "reader" in keys and entry.get("format") not in ("kth", "human36m", "kitticaltech"):
+            raise ConfigError(
+                f"config key {key + '.reader'!r}{_where(origin)}: only with the video formats "
+                f"kth, human36m, kitticaltech, got format {entry.get('format')!r}"
+            )
+        core = keys - {"regrid", "every", "weatherbench", "reader"}
         if "weatherbench" in keys and entry.get("format") != "weatherbench":
             raise ConfigError(
                 f"config key {key + '.weatherbench'!r}{_where(origin)}: only with "
