@@ -177,11 +177,15 @@ def open_kth(
 def _frames(clip_dir: Path) -> tuple[np.ndarray, list[Path]]:
     """Frame numbers (sorted) and files of one clip folder; odd names are errors."""
     found: dict[int, Path] = {}
-    for path in clip_dir.iterdir():
-        if path.name.startswith("."):
+    # os.scandir: file type from the directory listing, no stat per frame
+    with os.scandir(clip_dir) as listing:
+        entries = list(listing)
+    for entry in entries:
+        if entry.name.startswith("."):
             continue
-        m = _FRAME_RE.match(path.name)
-        if m is None or not path.is_file():
+        path = clip_dir / entry.name
+        m = _FRAME_RE.match(entry.name)
+        if m is None or not entry.is_file():
             raise ValueError(
                 f"frame file {path}: name does not follow image_NNNN.<jpg|png|jpeg|bmp>"
             )
