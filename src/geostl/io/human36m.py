@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from geostl.io._video import VideoClip, decode_image, lazy_video_dataset
+from geostl.io._video import VideoClip, decode_image, frame_files, lazy_video_dataset
 
 __all__ = [
     "HUMAN_FRAME_STEP",
@@ -124,18 +124,7 @@ def open_human36m(
     subjects.update({s: ("test", k) for k, s in enumerate(test_subjects)})
     per_clip: dict[str, dict[int, Path]] = {}
     subject_of: dict[str, str] = {}
-    # os.scandir: file type from the directory listing, no stat per frame (~10^5 images)
-    with os.scandir(folder) as listing:
-        entries = sorted(listing, key=lambda e: e.name)
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = folder / entry.name
-        m = _NAME_RE.match(entry.name)
-        if m is None or not entry.is_file():
-            raise ValueError(
-                f"frame file {path}: name does not follow S<n>_<Action>.<camera>_<frame>.jpg"
-            )
+    for path, m in frame_files(folder, _NAME_RE, "S<n>_<Action>.<camera>_<frame>.jpg"):
         subject, action, camera, number = m.group(1), m.group(2), m.group(3), int(m.group(4))
         if subject not in subjects:
             raise ValueError(

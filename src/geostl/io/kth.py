@@ -41,7 +41,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from geostl.io._video import VideoClip, decode_image, lazy_video_dataset, resize_bilinear
+from geostl.io._video import (
+    VideoClip,
+    decode_image,
+    frame_files,
+    lazy_video_dataset,
+    resize_bilinear,
+)
 
 __all__ = ["KTH_ACTIONS", "KTH_FPS", "KTH_TEST_PERSONS", "KTH_TRAIN_PERSONS", "open_kth"]
 
@@ -177,18 +183,7 @@ def open_kth(
 def _frames(clip_dir: Path) -> tuple[np.ndarray, list[Path]]:
     """Frame numbers (sorted) and files of one clip folder; odd names are errors."""
     found: dict[int, Path] = {}
-    # os.scandir: file type from the directory listing, no stat per frame
-    with os.scandir(clip_dir) as listing:
-        entries = list(listing)
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = clip_dir / entry.name
-        m = _FRAME_RE.match(entry.name)
-        if m is None or not entry.is_file():
-            raise ValueError(
-                f"frame file {path}: name does not follow image_NNNN.<jpg|png|jpeg|bmp>"
-            )
+    for path, m in frame_files(clip_dir, _FRAME_RE, "image_NNNN.<jpg|png|jpeg|bmp>"):
         n = int(m.group(1))
         if n in found:
             raise ValueError(f"frame file {path}: frame number {n} repeats {found[n].name}")
