@@ -9,7 +9,7 @@ import torch
 import xarray as xr
 from scipy.ndimage import label
 
-from geostl.gapfill import build_period_layout, cloud_mask, masked_l1, tile_maps, untile_maps
+from geostl.tasks.gapfill import build_period_layout, cloud_mask, masked_l1, tile_maps, untile_maps
 
 
 def _field(times: pd.DatetimeIndex, H: int = 2, W: int = 4) -> xr.DataArray:

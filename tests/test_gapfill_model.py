@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from geostl.models.gapfill import MonthlyConvDecoder, SpatioTemporalModel
+from geostl.tasks.gapfill import MonthlyConvDecoder, SpatioTemporalModel
 
 
 def _linear(i: int, o: int) -> int:

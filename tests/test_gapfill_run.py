@@ -9,8 +9,8 @@ import pytest
 
 from geostl.cli import main
 from geostl.datasets import sample
-from geostl.gapfill import baselines, cloud_mask
-from geostl.gapfill.experiment import GapfillRunConfig, run_t2m_gapfill
+from geostl.tasks.gapfill import baselines, cloud_mask
+from geostl.tasks.gapfill.experiment import GapfillRunConfig, run_t2m_gapfill
 
 
 def test_baselines_hand_worked() -> None:

@@ -148,7 +148,7 @@ def _enso(args: argparse.Namespace) -> int:
 
 
 def _gapfill(args: argparse.Namespace) -> int:
-    from geostl.gapfill.experiment import GapfillRunConfig, run_t2m_gapfill
+    from geostl.tasks.gapfill.experiment import GapfillRunConfig, run_t2m_gapfill
 
     cfg = GapfillRunConfig(minutes=args.minutes, fraction=args.fraction, seed=args.seed)
     print(f"wrote {run_t2m_gapfill(args.out, cfg)}")

@@ -5,7 +5,7 @@ southernmost row, 50.0 N, and easternmost column, 2.0 E, are dropped so that 16 
 it) and laid out as days x 24 hours. The split is chronological: training draws 7-day windows
 from 1-24 March, each with a fresh cloud mask; the test is 25-31 March under one fixed cloud
 mask (``seed``). The target is the true daily mean of all 24 hours. The model is compared with
-the baselines of :mod:`geostl.gapfill.baselines` computed from the same gapped input (the
+the baselines of :mod:`geostl.tasks.gapfill.baselines` computed from the same gapped input (the
 climatology uses every observed value of the month: it is part of the input). Scores are RMSE
 and MAE in K from :class:`geostl.metrics.ForecastMetrics` over the pixel-days with at least one
 hidden hour ("gapped") and with every hour hidden ("hidden").
@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geostl.gapfill import baselines
-from geostl.gapfill.figure import reconstruction_figure
-from geostl.gapfill.gap_masks import cloud_mask
-from geostl.gapfill.layout import build_period_layout, tile_maps, untile_maps
-from geostl.gapfill.loss import masked_l1
+from geostl.tasks.gapfill import baselines
+from geostl.tasks.gapfill.figure import reconstruction_figure
+from geostl.tasks.gapfill.gap_masks import cloud_mask
+from geostl.tasks.gapfill.layout import build_period_layout, tile_maps, untile_maps
+from geostl.tasks.gapfill.loss import masked_l1
 from geostl.metrics import ForecastMetrics, WideTable
-from geostl.models.gapfill import SpatioTemporalModel
+from geostl.tasks.gapfill import SpatioTemporalModel
 
 __all__ = ["GapfillRunConfig", "run_t2m_gapfill"]
 

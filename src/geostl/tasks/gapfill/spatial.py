@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geostl.models.gapfill.temporal import sinusoid_table
+from geostl.tasks.gapfill.temporal import sinusoid_table
 
 __all__ = ["SpatialPositionalEncoding2D", "SpatialTransformer"]
 

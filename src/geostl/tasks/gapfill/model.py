@@ -19,10 +19,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geostl.models.gapfill.decoder import MonthlyConvDecoder
-from geostl.models.gapfill.spatial import SpatialPositionalEncoding2D, SpatialTransformer
-from geostl.models.gapfill.temporal import TemporalAttentionAggregator
-from geostl.models.gapfill.video_encoder import VideoEncoder
+from geostl.tasks.gapfill.decoder import MonthlyConvDecoder
+from geostl.tasks.gapfill.spatial import SpatialPositionalEncoding2D, SpatialTransformer
+from geostl.tasks.gapfill.temporal import TemporalAttentionAggregator
+from geostl.tasks.gapfill.video_encoder import VideoEncoder
 
 __all__ = ["SpatioTemporalModel"]
 

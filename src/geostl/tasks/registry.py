@@ -1,0 +1,98 @@
+"""``TASKS``: the tasks a run config can name with its top-level ``task`` key.
+
+A :class:`Task` bundles what the generic pipeline (``geostl train / test``) needs from a task
+that is not a Forecaster run: the run-config schema its files are checked against, and the
+``train`` / ``test`` entry points (which use :class:`geostl.engine.Trainer` and the
+checkpoint writers). A config without ``task`` goes through :mod:`geostl.run` as before.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["TASKS", "Task", "task_of"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: ``spec`` (a :class:`geostl.runconfig.spec.Section`), ``train(cfg, resume,
+    progress) -> run dir`` and ``test(ckpt_path, out, progress) -> metrics``."""
+
+    name: str
+    spec: Any
+    train: Callable[..., Path]
+    test: Callable[..., Any]
+    description: str = ""
+
+
+class _TaskRegistry:
+    """Name -> :class:`Task`; refuses duplicates, suggests close names for unknown ones."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def register(self, task: Task) -> Task:
+        if task.name in self._tasks:
+            raise KeyError(f"TASKS: task {task.name!r} is already registered")
+        self._tasks[task.name] = task
+        return task
+
+    def available(self) -> list[str]:
+        _load_builtin()
+        return sorted(self._tasks)
+
+    def get(self, name: str) -> Task:
+        _load_builtin()
+        if name not in self._tasks:
+            close = difflib.get_close_matches(name, list(self._tasks), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise KeyError(f"task: unknown task {name!r} (known: {sorted(self._tasks)}){hint}")
+        return self._tasks[name]
+
+
+TASKS = _TaskRegistry()
+
+
+def _load_builtin() -> None:
+    import geostl.tasks.gapfill.task  # noqa: F401  (registers "gapfill")
+
+
+def task_of(
+    paths: Sequence[str | os.PathLike] | str | os.PathLike, overrides: Iterable[str] = ()
+) -> Task | None:
+    """The task named by the top-level ``task`` key of the config files (last file or
+    ``task=NAME`` override wins; ``_base_`` files are followed), or None when none names one."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    name = None
+
+    def read(path: Path, depth: int = 0) -> str | None:
+        if depth > 20 or not path.is_file():
+            return None  # the loader reports missing files and cycles
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, Mapping):
+            return None
+        found = None
+        bases = data.get("_base_") or []
+        for base in [bases] if isinstance(bases, str) else list(bases):
+            found = read(path.parent / str(base), depth + 1) or found
+        return data.get("task", found)
+
+    for p in paths:
+        name = read(Path(p)) or name
+    for text in overrides:
+        key, _, value = text.partition("=")
+        if key.strip() == "task":
+            name = value.strip() or None
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise KeyError(f"task: expected a task name (str), got {name!r}")
+    return TASKS.get(name)
