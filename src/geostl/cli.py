@@ -19,21 +19,34 @@ from typing import Any
 
 
 def _train(args: argparse.Namespace) -> int:
+    from geostl.engine import dist_info
     from geostl.run import train
     from geostl.runconfig import load_config
+    from geostl.tasks import load_task_config, task_of
 
-    cfg = load_config(args.config, args.overrides)
-    from geostl.engine import dist_info
-
-    out = train(cfg, resume=args.resume, progress=args.progress)
+    task = task_of(args.config, args.overrides)
+    if task is not None:  # a config with a top-level task key: that task's schema and run
+        cfg = load_task_config(task, args.config, args.overrides)
+        out = task.train(cfg, resume=args.resume, progress=args.progress)
+    else:
+        cfg = load_config(args.config, args.overrides)
+        out = train(cfg, resume=args.resume, progress=args.progress)
     if dist_info().is_main:
         print(f"run directory: {out}")
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
+    from geostl.engine import load_checkpoint
     from geostl.run import test_checkpoint
+    from geostl.tasks import TASKS
 
+    name = load_checkpoint(args.ckpt)["config"].get("task")
+    if name is not None:
+        if args.overrides:
+            raise ValueError(f"geostl test: a {name!r} checkpoint takes no overrides")
+        TASKS.get(name).test(args.ckpt, args.out, progress=args.progress)
+        return 0
     test_checkpoint(args.ckpt, args.out, progress=args.progress, overrides=args.overrides)
     return 0
 

@@ -8,6 +8,9 @@ schedule step. After each epoch: validation loss (masked MSE in normalised units
 every valid target element of the val split), ``last.pt`` and, when it improved, ``best.pt``,
 the epoch log (``epochs.jsonl`` / ``epochs.csv``, TensorBoard when installed), early stopping.
 
+A task model that gives ``loss(batch) -> (loss, diagnostics)`` (see :func:`has_own_loss`) is
+trained and validated with that loss instead of the forward + ``train.criterion``.
+
 Resume (``Trainer.resume(path)`` or ``resume=path``) restores weights, optimiser, schedule,
 scaler, progress and RNG states, and continues with the same data order: a run interrupted
 after an epoch and resumed ends with the same weights as an uninterrupted one. A time budget
@@ -142,10 +145,13 @@ class Trainer:
             "config": {
                 **self.config,
                 "train": self.cfg.to_dict(),
-                "eval": self.eval_cfg.to_dict(),
+                # a task run (top-level ``task`` key) keeps its own eval section
+                "eval": self.eval_cfg.to_dict()
+                if "task" not in self.config
+                else self.config.get("eval"),
             },
             "model": model_description(self.model),
-            "data": data_description(self.datasets["train"], data_cfg),
+            "data": _data_description(self.datasets["train"], data_cfg),
             "progress": {
                 "epoch": self.epoch,
                 "epoch_step": self.epoch_step,
@@ -215,7 +221,10 @@ class Trainer:
         train_model: torch.nn.Module = model
         if cfg.compile:
             train_model = self._compile(train_model)
-        if info.distributed:
+        # a model with its own loss(batch) is not wrapped in DDP (DDP hooks only a forward
+        # call); its gradients are averaged over the ranks after backward instead
+        own_loss = has_own_loss(model)
+        if info.distributed and not own_loss:
             ids = [device.index] if device.type == "cuda" else None
             train_model = torch.nn.parallel.DistributedDataParallel(train_model, device_ids=ids)
         train = self.datasets["train"]
@@ -276,9 +285,12 @@ class Trainer:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 tf = cfg.scheduled_sampling.probability(self.global_step)  # logged: future steps
                 with autocast():
-                    forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
-                    out = train_model(batch, teacher_forcing=forcing)
-                    loss, _ = total_loss(out, batch, criterion=cfg.criterion)
+                    if own_loss:  # the model's loss(batch) -> (loss, diagnostics)
+                        loss, _ = unwrap_model(train_model).loss(batch)
+                    else:
+                        forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
+                        out = train_model(batch, teacher_forcing=forcing)
+                        loss, _ = total_loss(out, batch, criterion=cfg.criterion)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"training loss is {float(loss)} at step {self.global_step} "
@@ -290,6 +302,8 @@ class Trainer:
                     scaler.unscale_(optimizer)
                 else:
                     loss.backward()
+                if own_loss and info.distributed:
+                    average_gradients(model, info.world_size)
                 if cfg.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 if scaler is not None:
@@ -398,6 +412,13 @@ def validation_loss(
     try:
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
+            if has_own_loss(model):
+                with autocast():
+                    _, diagnostics = unwrap_model(model).loss(batch)
+                sums += torch.stack(
+                    [diagnostics["loss_sum"].double(), diagnostics["count"].double()]
+                )
+                continue
             with autocast():
                 pred = model(batch)["pred"]
             total, count = masked_error_sum(
@@ -410,6 +431,30 @@ def validation_loss(
     if sums[1] == 0:
         raise ValueError("validation: the val split has no valid target element")
     return float(sums[0] / sums[1])
+
+
+def has_own_loss(model: torch.nn.Module) -> bool:
+    """True for a task model giving ``loss(batch) -> (loss, diagnostics)``.
+
+    Its ``diagnostics`` must hold ``loss_sum`` and ``count`` (0-d tensors, ``loss = loss_sum /
+    count``), which the validation pools over the split and the ranks. Such a model replaces
+    the Forecaster's ``forward(batch) -> {"pred", "aux_losses"}`` + ``train.criterion``.
+    """
+    return callable(getattr(unwrap_model(model), "loss", None))
+
+
+def average_gradients(model: torch.nn.Module, world_size: int) -> None:
+    """All-reduce (sum) every gradient over the ranks and divide by ``world_size``."""
+    for p in model.parameters():
+        if p.grad is not None:
+            p.grad.copy_(all_reduce_sum(p.grad) / world_size)
+
+
+def _data_description(dataset: Any, data_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A task dataset describes itself (``description(data_cfg)``); else a WindowDataset."""
+    if callable(getattr(dataset, "description", None)):
+        return dataset.description(data_cfg)
+    return data_description(dataset, data_cfg)
 
 
 def _local_rank() -> int:

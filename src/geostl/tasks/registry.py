@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["TASKS", "Task", "task_of"]
+__all__ = ["TASKS", "Task", "load_task_config", "task_of"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,30 @@ def task_of(
     if not isinstance(name, str):
         raise KeyError(f"task: expected a task name (str), got {name!r}")
     return TASKS.get(name)
+
+
+def load_task_config(
+    task: Task, paths: Sequence[str | os.PathLike] | str | os.PathLike, overrides: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Load, merge, override, check and complete a task's run config against ``task.spec``
+    (the same layering, ``_base_`` files and error messages as
+    :func:`geostl.runconfig.load_config`; ``run.name`` defaults to the last file's stem)."""
+    from geostl.runconfig.loader import _normalise, _read_layer, merge, parse_override
+    from geostl.runconfig.spec import check, fill_defaults
+
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    cfg: dict[str, Any] = {}
+    for p in paths:
+        cfg = merge(cfg, _read_layer(Path(p), (), task.spec))
+    for text in overrides:
+        layer = _normalise(parse_override(text))
+        check(layer, task.spec, origin=f"override {text!r}")
+        cfg = merge(cfg, layer)
+    files = ", ".join(str(p) for p in paths) or "no files"
+    cfg = check(cfg, task.spec, origin=f"the merged config from {files}", complete=True)
+    cfg = fill_defaults(cfg, task.spec)
+    cfg["task"] = task.name
+    if cfg["run"]["name"] is None:
+        cfg["run"]["name"] = Path(paths[-1]).stem if paths else task.name
+    return cfg

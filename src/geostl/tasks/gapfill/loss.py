@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["masked_l1"]
+__all__ = ["masked_l1", "masked_l1_terms"]
 
 
 def masked_l1(
@@ -27,6 +27,21 @@ def masked_l1(
     Returns:
         scalar loss (target units).
     """
+    total, n = masked_l1_terms(pred, target, land, target_valid)
+    return total / n
+
+
+def masked_l1_terms(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    land: torch.Tensor | None = None,
+    target_valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum over counted periods of their mean |pred - target|, number of counted periods).
+
+    Same arguments as :func:`masked_l1`, which is ``sum / count``. Both terms are additive over
+    batches (and processes): a split's pooled loss is ``sum of sums / sum of counts``.
+    """
     if pred.shape != target.shape or pred.ndim != 4:
         raise ValueError(
             f"pred {tuple(pred.shape)} and target {tuple(target.shape)}: expected the same "
@@ -40,10 +55,14 @@ def masked_l1(
         counted = counted & target_valid.to(torch.bool)
     if bool((~torch.isfinite(target) & counted).any()):
         raise ValueError("target: NaN or inf at a counted pixel; mark it in target_valid")
+    return _terms(pred, target, counted)
+
+
+def _terms(pred, target, counted) -> tuple[torch.Tensor, torch.Tensor]:
     err = torch.where(counted, (pred - target).abs(), torch.zeros((), dtype=pred.dtype))
     n = counted.sum(dim=(-2, -1))
     keep = n > 0
     if not bool(keep.any()):
         raise ValueError("masked_l1: no counted pixel in any period (all land or invalid)")
     per_period = err.sum(dim=(-2, -1))[keep] / n[keep]
-    return per_period.mean()
+    return per_period.sum(), keep.sum()
