@@ -99,7 +99,9 @@ def task_of(
 
 
 def load_task_config(
-    task: Task, paths: Sequence[str | os.PathLike] | str | os.PathLike, overrides: Iterable[str] = ()
+    task: Task,
+    paths: Sequence[str | os.PathLike] | str | os.PathLike,
+    overrides: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Load, merge, override, check and complete a task's run config against ``task.spec``
     (the same layering, ``_base_`` files and error messages as

@@ -130,9 +130,7 @@ class GapfillWindows(Dataset):
             -1, days, HOURS, *field.tile
         )  # (N_tiles, D, 24, h, w)
         self._daily = tile_maps(field.normalise(field.daily), field.tile)  # (N_tiles, D, h, w)
-        self._eval = tile_maps(field.eval_missing, field.tile).reshape(
-            -1, days, HOURS, *field.tile
-        )
+        self._eval = tile_maps(field.eval_missing, field.tile).reshape(-1, days, HOURS, *field.tile)
         self._padded = torch.zeros(M, HOURS, dtype=torch.bool)
 
     def description(self, data_cfg: Mapping[str, Any] | None) -> dict[str, Any]:

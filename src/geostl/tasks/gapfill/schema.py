@@ -100,7 +100,8 @@ def check_gapfill_data(data: dict[str, Any], where: str = "data") -> None:
         last = days[1]
         if days[1] - days[0] + 1 < data["window"]:
             raise ValueError(
-                f"{where}.splits.{split} {days}: shorter than {where}.window ({data['window']} days)"
+                f"{where}.splits.{split} {days}: shorter than {where}.window "
+                f"({data['window']} days)"
             )
     for split in ("val", "test"):
         first, end = data["splits"][split]

@@ -160,9 +160,7 @@ def evaluate_gapfill(
         raise ValueError("climatology undefined at a pixel-hour never observed; lower fraction")
     preds = {
         "model": _predict(model, test, field, batch_size),
-        "observed mean (clim. where none)": np.where(np.isnan(obs_mean), clim, obs_mean)[
-            test_days
-        ],
+        "observed mean (clim. where none)": np.where(np.isnan(obs_mean), clim, obs_mean)[test_days],
         "climatology": clim[test_days],
         "observed + hourly clim. fill": baselines.observed_or_climatology(values, observed)[
             test_days
