@@ -64,12 +64,44 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def has_own_loss(model: torch.nn.Module) -> bool:
+    """True when the model states its own training criterion: ``model.loss(batch) -> (loss,
+    diagnostics)`` (a task model such as the ENSO or gap-filling model), as opposed to the
+    Forecaster's ``forward(batch) -> {"pred", "aux_losses"}`` scored by the masked criterion of
+    :mod:`geostl.engine.loss`."""
+    return callable(getattr(unwrap_model(model), "loss", None))
+
+
+class LossCall(torch.nn.Module):
+    """``forward(batch) = model.loss(batch)``: puts a task model's loss behind ``forward`` so
+    that DDP (which synchronises gradients through ``forward``) and ``torch.compile`` see it.
+    Holds no parameters of its own (its state dict is the model's under ``model.``)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Mapping[str, torch.Tensor], teacher_forcing: Any = None):
+        return self.model.loss(batch)
+
+
 class Trainer:
-    """Train a Forecaster on ``datasets["train"]``, selecting on ``datasets["val"]``.
+    """Train a model on ``datasets["train"]``, selecting on ``datasets["val"]``.
+
+    Two model contracts are accepted:
+
+    - a Forecaster: ``forward(batch, teacher_forcing=None) -> {"pred", "aux_losses"}``,
+      normalised (B, T_out, C, H, W) forecasts, trained and validated with the masked
+      ``train.criterion`` of :mod:`geostl.engine.loss`;
+    - a task model with ``loss(batch) -> (loss, diagnostics)``: a scalar tensor (the mean
+      over the batch's samples) and a dict of floats; validation is the sample-weighted mean
+      of that loss over the val split (see :func:`task_validation_loss`).
+
+    Either gives ``constructor_args()`` for its checkpoint; a task dataset may give
+    ``description() -> dict`` (plain data) to be stored as the checkpoint's ``data`` entry.
 
     Args:
-        model: a Forecaster (``forward(batch, teacher_forcing=None) -> {"pred", "aux_losses"}``
-            with ``constructor_args()``); normalised (B, T_out, C, H, W) forecasts.
+        model: the model (see above).
         datasets: ``{"train": WindowDataset, "val": WindowDataset, ...}``.
         train_cfg, eval_cfg: the ``train`` / ``eval`` sections (objects or plain dicts).
         run_dir: where checkpoints and logs go (rank 0 writes).
@@ -145,7 +177,7 @@ class Trainer:
                 "eval": self.eval_cfg.to_dict(),
             },
             "model": model_description(self.model),
-            "data": data_description(self.datasets["train"], data_cfg),
+            "data": _dataset_description(self.datasets["train"], data_cfg),
             "progress": {
                 "epoch": self.epoch,
                 "epoch_step": self.epoch_step,
@@ -164,6 +196,10 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def validate(self, device: torch.device, autocast=nullcontext) -> float:
         """The training criterion (normalised units) pooled over the val split and all ranks."""
+        if has_own_loss(self.model):
+            return task_validation_loss(
+                self.model, self.datasets["val"], self.cfg.val_batch_size, device, autocast
+            )
         return validation_loss(
             self.model,
             self.datasets["val"],
@@ -212,7 +248,8 @@ class Trainer:
         model = self.model.to(device)
         if self._resume_ckpt is not None:
             unwrap_model(model).load_state_dict(self._resume_ckpt["model"]["state_dict"])
-        train_model: torch.nn.Module = model
+        own_loss = has_own_loss(model)
+        train_model: torch.nn.Module = LossCall(model) if own_loss else model
         if cfg.compile:
             train_model = self._compile(train_model)
         if info.distributed:
@@ -278,7 +315,10 @@ class Trainer:
                 with autocast():
                     forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
                     out = train_model(batch, teacher_forcing=forcing)
-                    loss, _ = total_loss(out, batch, criterion=cfg.criterion)
+                    if own_loss:
+                        loss, _ = out
+                    else:
+                        loss, _ = total_loss(out, batch, criterion=cfg.criterion)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"training loss is {float(loss)} at step {self.global_step} "
@@ -410,6 +450,47 @@ def validation_loss(
     if sums[1] == 0:
         raise ValueError("validation: the val split has no valid target element")
     return float(sums[0] / sums[1])
+
+
+@torch.no_grad()
+def task_validation_loss(
+    model: torch.nn.Module,
+    dataset,
+    batch_size: int = 4,
+    device: torch.device | str | None = None,
+    autocast=nullcontext,
+) -> float:
+    """A task model's ``loss(batch)`` averaged over the samples of ``dataset``: the sum of
+    ``loss × batch size`` over batches and ranks (each rank a disjoint shard, all-reduced in
+    float64) divided by the number of samples. Eval mode; the global RNGs are not touched."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was = model.training
+    model.eval()
+    sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
+    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    try:
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            n = next(iter(batch.values())).shape[0]
+            with autocast():
+                loss, _ = unwrap_model(model).loss(batch)
+            sums += torch.stack([loss.double() * n, torch.tensor(float(n), device=device)])
+    finally:
+        model.train(was)
+    sums = all_reduce_sum(sums)
+    if sums[1] == 0:
+        raise ValueError("validation: the val split has no sample")
+    return float(sums[0] / sums[1])
+
+
+def _dataset_description(dataset: Any, data_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checkpoint's ``data`` entry: a task dataset's own ``description()`` when it has
+    one, else the window dataset's :func:`data_description`."""
+    describe = getattr(dataset, "description", None)
+    if callable(describe):
+        return {"config": dict(data_cfg) if data_cfg is not None else None, **describe()}
+    return data_description(dataset, data_cfg)
 
 
 def _local_rank() -> int:
