@@ -8,6 +8,9 @@ schedule step. After each epoch: validation loss (masked MSE in normalised units
 every valid target element of the val split), ``last.pt`` and, when it improved, ``best.pt``,
 the epoch log (``epochs.jsonl`` / ``epochs.csv``, TensorBoard when installed), early stopping.
 
+A task model that gives ``loss(batch) -> (loss, diagnostics)`` (see :func:`has_own_loss`) is
+trained and validated with that loss instead of the forward + ``train.criterion``.
+
 Resume (``Trainer.resume(path)`` or ``resume=path``) restores weights, optimiser, schedule,
 scaler, progress and RNG states, and continues with the same data order: a run interrupted
 after an epoch and resumed ends with the same weights as an uninterrupted one. A time budget
@@ -64,44 +67,12 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-def has_own_loss(model: torch.nn.Module) -> bool:
-    """True when the model states its own training criterion: ``model.loss(batch) -> (loss,
-    diagnostics)`` (a task model such as the ENSO or gap-filling model), as opposed to the
-    Forecaster's ``forward(batch) -> {"pred", "aux_losses"}`` scored by the masked criterion of
-    :mod:`geostl.engine.loss`."""
-    return callable(getattr(unwrap_model(model), "loss", None))
-
-
-class LossCall(torch.nn.Module):
-    """``forward(batch) = model.loss(batch)``: puts a task model's loss behind ``forward`` so
-    that DDP (which synchronises gradients through ``forward``) and ``torch.compile`` see it.
-    Holds no parameters of its own (its state dict is the model's under ``model.``)."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch: Mapping[str, torch.Tensor], teacher_forcing: Any = None):
-        return self.model.loss(batch)
-
-
 class Trainer:
-    """Train a model on ``datasets["train"]``, selecting on ``datasets["val"]``.
-
-    Two model contracts are accepted:
-
-    - a Forecaster: ``forward(batch, teacher_forcing=None) -> {"pred", "aux_losses"}``,
-      normalised (B, T_out, C, H, W) forecasts, trained and validated with the masked
-      ``train.criterion`` of :mod:`geostl.engine.loss`;
-    - a task model with ``loss(batch) -> (loss, diagnostics)``: a scalar tensor (the mean
-      over the batch's samples) and a dict of floats; validation is the sample-weighted mean
-      of that loss over the val split (see :func:`task_validation_loss`).
-
-    Either gives ``constructor_args()`` for its checkpoint; a task dataset may give
-    ``description() -> dict`` (plain data) to be stored as the checkpoint's ``data`` entry.
+    """Train a Forecaster on ``datasets["train"]``, selecting on ``datasets["val"]``.
 
     Args:
-        model: the model (see above).
+        model: a Forecaster (``forward(batch, teacher_forcing=None) -> {"pred", "aux_losses"}``
+            with ``constructor_args()``); normalised (B, T_out, C, H, W) forecasts.
         datasets: ``{"train": WindowDataset, "val": WindowDataset, ...}``.
         train_cfg, eval_cfg: the ``train`` / ``eval`` sections (objects or plain dicts).
         run_dir: where checkpoints and logs go (rank 0 writes).
@@ -174,10 +145,13 @@ class Trainer:
             "config": {
                 **self.config,
                 "train": self.cfg.to_dict(),
-                "eval": self.eval_cfg.to_dict(),
+                # a task run (top-level ``task`` key) keeps its own eval section
+                "eval": self.eval_cfg.to_dict()
+                if "task" not in self.config
+                else self.config.get("eval"),
             },
             "model": model_description(self.model),
-            "data": _dataset_description(self.datasets["train"], data_cfg),
+            "data": _data_description(self.datasets["train"], data_cfg),
             "progress": {
                 "epoch": self.epoch,
                 "epoch_step": self.epoch_step,
@@ -196,10 +170,6 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def validate(self, device: torch.device, autocast=nullcontext) -> float:
         """The training criterion (normalised units) pooled over the val split and all ranks."""
-        if has_own_loss(self.model):
-            return task_validation_loss(
-                self.model, self.datasets["val"], self.cfg.val_batch_size, device, autocast
-            )
         return validation_loss(
             self.model,
             self.datasets["val"],
@@ -248,11 +218,13 @@ class Trainer:
         model = self.model.to(device)
         if self._resume_ckpt is not None:
             unwrap_model(model).load_state_dict(self._resume_ckpt["model"]["state_dict"])
-        own_loss = has_own_loss(model)
-        train_model: torch.nn.Module = LossCall(model) if own_loss else model
+        train_model: torch.nn.Module = model
         if cfg.compile:
             train_model = self._compile(train_model)
-        if info.distributed:
+        # a model with its own loss(batch) is not wrapped in DDP (DDP hooks only a forward
+        # call); its gradients are averaged over the ranks after backward instead
+        own_loss = has_own_loss(model)
+        if info.distributed and not own_loss:
             ids = [device.index] if device.type == "cuda" else None
             train_model = torch.nn.parallel.DistributedDataParallel(train_model, device_ids=ids)
         train = self.datasets["train"]
@@ -313,11 +285,11 @@ class Trainer:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 tf = cfg.scheduled_sampling.probability(self.global_step)  # logged: future steps
                 with autocast():
-                    forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
-                    out = train_model(batch, teacher_forcing=forcing)
-                    if own_loss:
-                        loss, _ = out
+                    if own_loss:  # the model's loss(batch) -> (loss, diagnostics)
+                        loss, _ = unwrap_model(train_model).loss(batch)
                     else:
+                        forcing = cfg.scheduled_sampling.teacher_forcing(self.global_step)
+                        out = train_model(batch, teacher_forcing=forcing)
                         loss, _ = total_loss(out, batch, criterion=cfg.criterion)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
@@ -330,6 +302,8 @@ class Trainer:
                     scaler.unscale_(optimizer)
                 else:
                     loss.backward()
+                if own_loss and info.distributed:
+                    average_gradients(model, info.world_size)
                 if cfg.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 if scaler is not None:
@@ -438,6 +412,13 @@ def validation_loss(
     try:
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
+            if has_own_loss(model):
+                with autocast():
+                    _, diagnostics = unwrap_model(model).loss(batch)
+                sums += torch.stack(
+                    [diagnostics["loss_sum"].double(), diagnostics["count"].double()]
+                )
+                continue
             with autocast():
                 pred = model(batch)["pred"]
             total, count = masked_error_sum(
@@ -452,44 +433,27 @@ def validation_loss(
     return float(sums[0] / sums[1])
 
 
-@torch.no_grad()
-def task_validation_loss(
-    model: torch.nn.Module,
-    dataset,
-    batch_size: int = 4,
-    device: torch.device | str | None = None,
-    autocast=nullcontext,
-) -> float:
-    """A task model's ``loss(batch)`` averaged over the samples of ``dataset``: the sum of
-    ``loss × batch size`` over batches and ranks (each rank a disjoint shard, all-reduced in
-    float64) divided by the number of samples. Eval mode; the global RNGs are not touched."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was = model.training
-    model.eval()
-    sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
-    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
-    sums = torch.zeros(2, dtype=torch.float64, device=device)
-    try:
-        for batch in loader:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            n = next(iter(batch.values())).shape[0]
-            with autocast():
-                loss, _ = unwrap_model(model).loss(batch)
-            sums += torch.stack([loss.double() * n, torch.tensor(float(n), device=device)])
-    finally:
-        model.train(was)
-    sums = all_reduce_sum(sums)
-    if sums[1] == 0:
-        raise ValueError("validation: the val split has no sample")
-    return float(sums[0] / sums[1])
+def has_own_loss(model: torch.nn.Module) -> bool:
+    """True for a task model giving ``loss(batch) -> (loss, diagnostics)``.
+
+    Its ``diagnostics`` must hold ``loss_sum`` and ``count`` (0-d tensors, ``loss = loss_sum /
+    count``), which the validation pools over the split and the ranks. Such a model replaces
+    the Forecaster's ``forward(batch) -> {"pred", "aux_losses"}`` + ``train.criterion``.
+    """
+    return callable(getattr(unwrap_model(model), "loss", None))
 
 
-def _dataset_description(dataset: Any, data_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The checkpoint's ``data`` entry: a task dataset's own ``description()`` when it has
-    one, else the window dataset's :func:`data_description`."""
-    describe = getattr(dataset, "description", None)
-    if callable(describe):
-        return {"config": dict(data_cfg) if data_cfg is not None else None, **describe()}
+def average_gradients(model: torch.nn.Module, world_size: int) -> None:
+    """All-reduce (sum) every gradient over the ranks and divide by ``world_size``."""
+    for p in model.parameters():
+        if p.grad is not None:
+            p.grad.copy_(all_reduce_sum(p.grad) / world_size)
+
+
+def _data_description(dataset: Any, data_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A task dataset describes itself (``description(data_cfg)``); else a WindowDataset."""
+    if callable(getattr(dataset, "description", None)):
+        return dataset.description(data_cfg)
     return data_description(dataset, data_cfg)
 
 
