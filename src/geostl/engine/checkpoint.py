@@ -250,12 +250,24 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def build_model_from_checkpoint(ckpt: Mapping[str, Any] | str | os.PathLike) -> torch.nn.Module:
-    """Rebuild the Forecaster with ``geostl.models.build_forecaster`` and load its weights."""
+    """Rebuild the model and load its weights: a task model (``model_cfg["task"]`` names a
+    task of :data:`geostl.tasks.TASKS`) with its task's ``build_model``, else the Forecaster
+    with ``geostl.models.build_forecaster``."""
     if not isinstance(ckpt, Mapping):
         ckpt = load_checkpoint(ckpt)
     from geostl.models import build_forecaster
 
     args = ckpt["model"]["constructor_args"]
+    task_name = args["model_cfg"].get("task") if isinstance(args["model_cfg"], Mapping) else None
+    if task_name is not None:
+        from geostl.tasks import TASKS
+
+        task = TASKS.get(task_name)
+        if task.build_model is None:
+            raise ValueError(f"checkpoint model: task {task_name!r} cannot rebuild a model")
+        model = task.build_model(args["model_cfg"], args["meta"])
+        model.load_state_dict(ckpt["model"]["state_dict"])
+        return model
     model = build_forecaster(args["model_cfg"], args["meta"])
     model.load_state_dict(ckpt["model"]["state_dict"])
     return model

@@ -30,6 +30,9 @@ class Task:
     train: Callable[..., Path]
     test: Callable[..., Any]
     description: str = ""
+    #: ``build_model(model_cfg, meta) -> nn.Module``: rebuilds the task's model from the
+    #: ``constructor_args`` a checkpoint stores (``model_cfg["task"]`` names the task)
+    build_model: Callable[..., Any] | None = None
 
 
 class _TaskRegistry:
@@ -61,7 +64,7 @@ TASKS = _TaskRegistry()
 
 
 def _load_builtin() -> None:
-    import geostl.tasks.gapfill.task  # noqa: F401  (registers "gapfill")
+    import geostl.tasks.enso.task  # noqa: F401  (registers "enso")
 
 
 def task_of(
