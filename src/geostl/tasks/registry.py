@@ -64,7 +64,17 @@ TASKS = _TaskRegistry()
 
 
 def _load_builtin() -> None:
-    import geostl.tasks.enso.task  # noqa: F401  (registers "enso")
+    """Import ``geostl.tasks.<name>.task`` of every task package (each registers itself)."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import geostl.tasks
+
+    for info in pkgutil.iter_modules(geostl.tasks.__path__):
+        name = f"geostl.tasks.{info.name}.task"
+        if info.ispkg and importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 def task_of(

@@ -87,7 +87,9 @@ class GapfillModel(nn.Module):
         )
 
     def constructor_args(self) -> dict[str, Any]:
-        return dict(self._args)
+        """``{"model_cfg": {"task": "gapfill", **kwargs}, "meta": {}}`` (rebuilt by
+        :func:`geostl.engine.build_model_from_checkpoint` through ``TASKS``)."""
+        return {"model_cfg": {"task": "gapfill", **self._args}, "meta": {}}
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self.net(batch["inputs"], batch["missing"], batch["padded"])
@@ -288,11 +290,16 @@ def train_gapfill(
     return out
 
 
-def model_from_checkpoint(ckpt: Mapping[str, Any]) -> GapfillModel:
+def _rebuild(model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> GapfillModel:
+    """``Task.build_model``: the GapfillModel of a checkpoint's ``constructor_args``."""
+    return GapfillModel(**{k: v for k, v in model_cfg.items() if k != "task"})
+
+
+def model_from_checkpoint(ckpt: Mapping[str, Any]) -> nn.Module:
     """Rebuild the GapfillModel of a checkpoint and load its weights."""
-    model = GapfillModel(**ckpt["model"]["constructor_args"])
-    model.load_state_dict(ckpt["model"]["state_dict"])
-    return model
+    from geostl.engine import build_model_from_checkpoint
+
+    return build_model_from_checkpoint(ckpt)
 
 
 def test_gapfill(
@@ -317,5 +324,6 @@ TASKS.register(
         train=train_gapfill,
         test=test_gapfill,
         description="seed 001: gappy hourly maps -> daily means (masked transformer)",
+        build_model=_rebuild,
     )
 )
