@@ -6,7 +6,7 @@ geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test]
 geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=value ...]
 geostl grid --config FILE.yaml [--config MORE.yaml] [key=value ...] [--list]
 geostl demo [--out DIR]
-geostl gapfill [--out DIR] [--minutes M] [--fraction F] [--seed S]
+geostl gapfill [--out DIR] [--fraction F] [--seed S] [key=value ...]   (the ready gapfill config)
 geostl enso [--out DIR] [--epochs N] [--seed S]
 geostl models | samples
 """
@@ -161,10 +161,21 @@ def _enso(args: argparse.Namespace) -> int:
 
 
 def _gapfill(args: argparse.Namespace) -> int:
-    from geostl.tasks.gapfill.experiment import GapfillRunConfig, run_t2m_gapfill
+    from pathlib import Path
 
-    cfg = GapfillRunConfig(minutes=args.minutes, fraction=args.fraction, seed=args.seed)
-    print(f"wrote {run_t2m_gapfill(args.out, cfg)}")
+    from geostl.tasks import TASKS, load_task_config
+    from geostl.tasks.gapfill import READY_CONFIG, ready_config_path
+
+    out = Path(args.out)
+    overrides = [f"run.dir={out.parent}", f"run.name={out.name}"]
+    if args.fraction is not None:
+        overrides.append(f"data.fraction={args.fraction}")
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    task = TASKS.get("gapfill")
+    with ready_config_path(READY_CONFIG) as path:
+        cfg = load_task_config(task, path, [*overrides, *args.overrides])
+    print(f"run directory: {task.train(cfg, progress=args.progress)}")
     return 0
 
 
@@ -247,9 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gapfill", help="gap-fill the real t2m sample into daily means (seed 001)")
     p.add_argument("--out", default="runs/gapfill", help="output directory (default runs/gapfill)")
-    p.add_argument("--minutes", type=float, default=2.0, help="training time (default 2)")
-    p.add_argument("--fraction", type=float, default=0.5, help="hours hidden (default 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the test gaps and the model")
+    p.add_argument("--fraction", type=float, default=None, help="hours hidden (config: 0.5)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the test gaps and the model")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=2")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_gapfill)
 
     p = sub.add_parser("enso", help="ENSO ConvLSTM (seed 002) on the real ERSSTv5 sample")
@@ -277,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as err:
         from geostl.runconfig import ConfigError
 
-        if isinstance(err, ConfigError) or args.command in ("train", "test", "predict"):
+        if isinstance(err, ConfigError) or args.command in ("train", "test", "predict", "gapfill"):
             print(f"geostl {args.command}: error: {err}", file=sys.stderr)
             return 2
         raise
