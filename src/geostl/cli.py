@@ -19,21 +19,32 @@ from typing import Any
 
 
 def _train(args: argparse.Namespace) -> int:
+    from geostl.engine import dist_info
     from geostl.run import train
     from geostl.runconfig import load_config
+    from geostl.tasks import task_of
 
-    cfg = load_config(args.config, args.overrides)
-    from geostl.engine import dist_info
-
-    out = train(cfg, resume=args.resume, progress=args.progress)
+    task = task_of(args.config, args.overrides)
+    if task is not None:  # a task run (top-level ``task`` key): the task's schema and train
+        cfg = load_config(args.config, args.overrides, spec=task.spec)
+        out = task.train(cfg, resume=args.resume, progress=args.progress)
+    else:
+        cfg = load_config(args.config, args.overrides)
+        out = train(cfg, resume=args.resume, progress=args.progress)
     if dist_info().is_main:
         print(f"run directory: {out}")
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
+    from geostl.engine import load_checkpoint
     from geostl.run import test_checkpoint
+    from geostl.tasks import TASKS
 
+    name = load_checkpoint(args.ckpt)["config"].get("task")
+    if name is not None:
+        TASKS.get(name).test(args.ckpt, args.out, progress=args.progress, overrides=args.overrides)
+        return 0
     test_checkpoint(args.ckpt, args.out, progress=args.progress, overrides=args.overrides)
     return 0
 
@@ -138,13 +149,23 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _enso(args: argparse.Namespace) -> int:
-    from geostl.enso_experiment import main as enso_main
+    """``geostl enso``: ``geostl train`` on the ready config
+    ``configs/enso/enso_convlstm_ersst.yaml`` with the output folder, ``--epochs``, ``--seed``."""
+    from pathlib import Path
 
-    argv = ["--out", args.out]
-    for flag, value in (("--epochs", args.epochs), ("--seed", args.seed)):
-        if value is not None:
-            argv += [flag, str(value)]
-    return enso_main(argv)
+    from geostl.runconfig import load_config
+    from geostl.tasks import TASKS, ready_config
+
+    out = Path(args.out)
+    overrides = [f"run.name={out.name}", f"run.dir={out.parent}"]
+    if args.epochs is not None:
+        overrides.append(f"train.epochs={args.epochs}")
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    task = TASKS.get("enso")
+    cfg = load_config(ready_config("enso/enso_convlstm_ersst.yaml"), overrides, spec=task.spec)
+    print(f"run directory: {task.train(cfg, progress=args.progress)}")
+    return 0
 
 
 def _gapfill(args: argparse.Namespace) -> int:
@@ -239,10 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the test gaps and the model")
     p.set_defaults(func=_gapfill)
 
-    p = sub.add_parser("enso", help="ENSO ConvLSTM (seed 002) on the real ERSSTv5 sample")
+    p = sub.add_parser(
+        "enso", help="ENSO ConvLSTM (Keydana 2021) on the real ERSSTv5 sample: configs/enso"
+    )
     p.add_argument("--out", default="runs/enso", help="output directory (default runs/enso)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 777)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_enso)
 
     sub.add_parser("models", help="list the registered backbones").set_defaults(func=_models)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["TASKS", "Task", "task_of"]
+__all__ = ["TASKS", "Task", "ready_config", "task_of"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +99,16 @@ def task_of(
     if not isinstance(name, str):
         raise KeyError(f"task: expected a task name (str), got {name!r}")
     return TASKS.get(name)
+
+
+def ready_config(relative: str) -> Path:
+    """The path of a ready config shipped with geostl (``relative`` to its ``configs/``
+    folder, e.g. ``enso/enso_convlstm_ersst.yaml``): the package's ``geostl/configs`` when
+    installed, the checkout's ``configs/`` in a source tree."""
+    import geostl
+
+    root = Path(geostl.__file__).resolve().parent
+    for base in (root / "configs", root.parents[1] / "configs"):
+        if (base / relative).is_file():
+            return base / relative
+    raise FileNotFoundError(f"ready config {relative!r} is not shipped with this geostl")
