@@ -6,15 +6,6 @@ import pytest
 
 from geostl import cli
 
-
-def test_enso_passes_only_the_options_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[str]] = []
-    monkeypatch.setattr("geostl.enso_experiment.main", lambda argv: seen.append(argv) or 0)
-    args = cli.build_parser().parse_args(["enso", "--out", "x", "--epochs", "2"])
-    assert args.func(args) == 0
-    assert seen == [["--out", "x", "--epochs", "2"]]
-
-
 COMMANDS = ["train", "test", "predict", "bench", "grid", "gapfill", "enso", "demo"]
 
 

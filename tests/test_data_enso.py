@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from geostl.data.enso import (
+from geostl.datasets import sample
+from geostl.tasks.enso.targets import (
     monthly_anomaly,
     nino34_box_mean,
     nino34_from_sst,
@@ -15,7 +16,6 @@ from geostl.data.enso import (
     running_mean,
     targets_from_indices,
 )
-from geostl.datasets import sample
 
 
 def test_running_mean_modes_hand_worked() -> None:

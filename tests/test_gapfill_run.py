@@ -17,8 +17,9 @@ import torch
 from geostl.cli import main
 from geostl.datasets import sample
 from geostl.engine import Trainer, load_checkpoint
-from geostl.tasks import TASKS, load_task_config
-from geostl.tasks.gapfill import READY_CONFIG, baselines, cloud_mask, ready_config_path
+from geostl.runconfig import load_config
+from geostl.tasks import TASKS, ready_config
+from geostl.tasks.gapfill import baselines, cloud_mask
 from geostl.tasks.gapfill.data import build_gapfill_datasets
 from geostl.tasks.gapfill.task import build_gapfill_model
 
@@ -77,7 +78,7 @@ def test_config_run_writes_checkpoints_metrics_and_scores_match_numpy(tmp_path) 
     ]
     assert (run / "metrics.md").read_text().startswith("# Test metrics of")
     # independent float64 recomputation of the hybrid baseline's RMSE on gapped pixel-days
-    cfg = load_task_config(TASKS.get("gapfill"), CONFIG)
+    cfg = load_config(CONFIG, spec=TASKS.get("gapfill").spec)
     d = cfg["data"]
     t2m = sample("t2m")["t2m"].values[:, :32, :48].astype(np.float64).reshape(31, 24, 32, 48)
     mask = cloud_mask((744, 32, 48), d["fraction"], tuple(d["scale"]), cfg["train"]["seed"])
@@ -109,7 +110,7 @@ def test_resume_continues_to_the_uninterrupted_weights(tmp_path) -> None:
     # the same run interrupted after its first epoch, then resumed from the CLI
     task = TASKS.get("gapfill")
     overrides = [f"run.dir={tmp_path}", "run.name=cut", "eval.figures=false", *TINY]
-    cfg = load_task_config(task, CONFIG, overrides)
+    cfg = load_config(CONFIG, overrides, spec=task.spec)
     torch.manual_seed(cfg["train"]["seed"])
     _, datasets = build_gapfill_datasets(cfg["data"], cfg["train"]["seed"])
     model = build_gapfill_model(cfg["model"], cfg["data"])
@@ -126,9 +127,9 @@ def test_resume_continues_to_the_uninterrupted_weights(tmp_path) -> None:
 
 
 def test_ready_config_is_shipped_and_steps_are_fixed() -> None:
-    with ready_config_path(READY_CONFIG) as path:
-        assert path.read_text() == CONFIG.read_text()
-        cfg = load_task_config(TASKS.get("gapfill"), path)
+    path = ready_config("gapfill/t2m_gapfill_era5.yaml")
+    assert path.read_text() == CONFIG.read_text()
+    cfg = load_config(path, spec=TASKS.get("gapfill").spec)
     assert cfg["task"] == "gapfill" and cfg["train"]["max_minutes"] is None
     assert cfg["train"]["epochs"] * cfg["train"]["max_steps_per_epoch"] == 1200
 
@@ -147,7 +148,7 @@ def test_config_errors_name_the_key(tmp_path, capsys) -> None:
 
 @pytest.mark.slow
 def test_val_and_test_windows_are_chronological_and_fixed() -> None:
-    cfg = load_task_config(TASKS.get("gapfill"), CONFIG, ["data.train_windows=5"])
+    cfg = load_config(CONFIG, ["data.train_windows=5"], spec=TASKS.get("gapfill").spec)
     field, ds = build_gapfill_datasets(cfg["data"], 0)
     assert len(ds["val"]) == len(ds["test"]) == 6  # one 7-day block x six 16 x 16 tiles
     assert set(ds["val"].starts.tolist()) == {17} and set(ds["test"].starts.tolist()) == {24}

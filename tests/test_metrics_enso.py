@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from geostl.metrics.enso import (
+from geostl.tasks.enso.metrics import (
     c_nino34_m,
     c_nino34_wm,
     confusion_matrix,

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from geostl.models.enso import EnsoConvLSTM, SeedConvLSTMCell
-from geostl.models.enso_loss import SEED_WEIGHTS, enso_loss
+from geostl.tasks.enso.loss import SEED_WEIGHTS, enso_loss
+from geostl.tasks.enso.model import EnsoConvLSTM, SeedConvLSTMCell
 
 
 def _count(module: torch.nn.Module) -> int:

@@ -22,11 +22,11 @@ def _train(args: argparse.Namespace) -> int:
     from geostl.engine import dist_info
     from geostl.run import train
     from geostl.runconfig import load_config
-    from geostl.tasks import load_task_config, task_of
+    from geostl.tasks import task_of
 
     task = task_of(args.config, args.overrides)
-    if task is not None:  # a config with a top-level task key: that task's schema and run
-        cfg = load_task_config(task, args.config, args.overrides)
+    if task is not None:  # a task run (top-level ``task`` key): the task's schema and train
+        cfg = load_config(args.config, args.overrides, spec=task.spec)
         out = task.train(cfg, resume=args.resume, progress=args.progress)
     else:
         cfg = load_config(args.config, args.overrides)
@@ -43,9 +43,7 @@ def _test(args: argparse.Namespace) -> int:
 
     name = load_checkpoint(args.ckpt)["config"].get("task")
     if name is not None:
-        if args.overrides:
-            raise ValueError(f"geostl test: a {name!r} checkpoint takes no overrides")
-        TASKS.get(name).test(args.ckpt, args.out, progress=args.progress)
+        TASKS.get(name).test(args.ckpt, args.out, progress=args.progress, overrides=args.overrides)
         return 0
     test_checkpoint(args.ckpt, args.out, progress=args.progress, overrides=args.overrides)
     return 0
@@ -151,20 +149,33 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _enso(args: argparse.Namespace) -> int:
-    from geostl.enso_experiment import main as enso_main
+    """``geostl enso``: ``geostl train`` on the ready config
+    ``configs/enso/enso_convlstm_ersst.yaml`` with the output folder, ``--epochs``, ``--seed``."""
+    from pathlib import Path
 
-    argv = ["--out", args.out]
-    for flag, value in (("--epochs", args.epochs), ("--seed", args.seed)):
-        if value is not None:
-            argv += [flag, str(value)]
-    return enso_main(argv)
+    from geostl.runconfig import load_config
+    from geostl.tasks import TASKS, ready_config
+
+    out = Path(args.out)
+    overrides = [f"run.name={out.name}", f"run.dir={out.parent}"]
+    if args.epochs is not None:
+        overrides.append(f"train.epochs={args.epochs}")
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    task = TASKS.get("enso")
+    cfg = load_config(ready_config("enso/enso_convlstm_ersst.yaml"), overrides, spec=task.spec)
+    print(f"run directory: {task.train(cfg, progress=args.progress)}")
+    return 0
 
 
 def _gapfill(args: argparse.Namespace) -> int:
+    """``geostl gapfill``: ``geostl train`` on the ready config
+    ``configs/gapfill/t2m_gapfill_era5.yaml`` with the output folder, ``--fraction``, ``--seed``
+    and any dotted overrides."""
     from pathlib import Path
 
-    from geostl.tasks import TASKS, load_task_config
-    from geostl.tasks.gapfill import READY_CONFIG, ready_config_path
+    from geostl.runconfig import load_config
+    from geostl.tasks import TASKS, ready_config
 
     out = Path(args.out)
     overrides = [f"run.dir={out.parent}", f"run.name={out.name}"]
@@ -173,8 +184,8 @@ def _gapfill(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
     task = TASKS.get("gapfill")
-    with ready_config_path(READY_CONFIG) as path:
-        cfg = load_task_config(task, path, [*overrides, *args.overrides])
+    path = ready_config("gapfill/t2m_gapfill_era5.yaml")
+    cfg = load_config(path, [*overrides, *args.overrides], spec=task.spec)
     print(f"run directory: {task.train(cfg, progress=args.progress)}")
     return 0
 
@@ -261,13 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fraction", type=float, default=None, help="hours hidden (config: 0.5)")
     p.add_argument("--seed", type=int, default=None, help="seed of the test gaps and the model")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=2")
-    p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_gapfill)
 
-    p = sub.add_parser("enso", help="ENSO ConvLSTM (seed 002) on the real ERSSTv5 sample")
+    p = sub.add_parser(
+        "enso", help="ENSO ConvLSTM (Keydana 2021) on the real ERSSTv5 sample: configs/enso"
+    )
     p.add_argument("--out", default="runs/enso", help="output directory (default runs/enso)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 777)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_enso)
 
     sub.add_parser("models", help="list the registered backbones").set_defaults(func=_models)

@@ -6,6 +6,6 @@ chosen by the run config's top-level ``task`` key (absent: the Forecaster pipeli
 :mod:`geostl.run`).
 """
 
-from geostl.tasks.registry import TASKS, Task, load_task_config, task_of
+from geostl.tasks.registry import TASKS, Task, ready_config, task_of
 
-__all__ = ["TASKS", "Task", "load_task_config", "task_of"]
+__all__ = ["TASKS", "Task", "ready_config", "task_of"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["TASKS", "Task", "load_task_config", "task_of"]
+__all__ = ["TASKS", "Task", "ready_config", "task_of"]
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,7 @@ TASKS = _TaskRegistry()
 
 
 def _load_builtin() -> None:
-    """Import ``geostl.tasks.<name>.task`` of every task package (each registers itself)."""
-    import importlib
-    import importlib.util
-    import pkgutil
-
-    import geostl.tasks
-
-    for info in pkgutil.iter_modules(geostl.tasks.__path__):
-        name = f"geostl.tasks.{info.name}.task"
-        if info.ispkg and importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+    import geostl.tasks.enso.task  # noqa: F401  (registers "enso")
 
 
 def task_of(
@@ -111,30 +101,14 @@ def task_of(
     return TASKS.get(name)
 
 
-def load_task_config(
-    task: Task,
-    paths: Sequence[str | os.PathLike] | str | os.PathLike,
-    overrides: Iterable[str] = (),
-) -> dict[str, Any]:
-    """Load, merge, override, check and complete a task's run config against ``task.spec``
-    (the same layering, ``_base_`` files and error messages as
-    :func:`geostl.runconfig.load_config`; ``run.name`` defaults to the last file's stem)."""
-    from geostl.runconfig.loader import _normalise, _read_layer, merge, parse_override
-    from geostl.runconfig.spec import check, fill_defaults
+def ready_config(relative: str) -> Path:
+    """The path of a ready config shipped with geostl (``relative`` to its ``configs/``
+    folder, e.g. ``enso/enso_convlstm_ersst.yaml``): the package's ``geostl/configs`` when
+    installed, the checkout's ``configs/`` in a source tree."""
+    import geostl
 
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    cfg: dict[str, Any] = {}
-    for p in paths:
-        cfg = merge(cfg, _read_layer(Path(p), (), task.spec))
-    for text in overrides:
-        layer = _normalise(parse_override(text))
-        check(layer, task.spec, origin=f"override {text!r}")
-        cfg = merge(cfg, layer)
-    files = ", ".join(str(p) for p in paths) or "no files"
-    cfg = check(cfg, task.spec, origin=f"the merged config from {files}", complete=True)
-    cfg = fill_defaults(cfg, task.spec)
-    cfg["task"] = task.name
-    if cfg["run"]["name"] is None:
-        cfg["run"]["name"] = Path(paths[-1]).stem if paths else task.name
-    return cfg
+    root = Path(geostl.__file__).resolve().parent
+    for base in (root / "configs", root.parents[1] / "configs"):
+        if (base / relative).is_file():
+            return base / relative
+    raise FileNotFoundError(f"ready config {relative!r} is not shipped with this geostl")

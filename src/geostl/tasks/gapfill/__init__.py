@@ -9,14 +9,10 @@ Public API:
     TemporalPositionalEncoding, TemporalAttentionAggregator -- (``temporal.py``)
     SpatialPositionalEncoding2D, SpatialTransformer         -- (``spatial.py``)
     MonthlyConvDecoder           -- per-period conv decoder with land mask (``decoder.py``)
-    READY_CONFIG, ready_config_path -- the ready run config shipped as package data
 The task itself (schema, datasets, loss, evaluation; registered in ``geostl.tasks.TASKS``) is
-in ``schema.py``, ``data.py`` and ``task.py``.
+in ``schema.py``, ``data.py`` and ``task.py``; its ready config is
+``configs/gapfill/t2m_gapfill_era5.yaml`` (``geostl.tasks.ready_config``).
 """
-
-from contextlib import AbstractContextManager
-from importlib import resources
-from pathlib import Path
 
 from geostl.tasks.gapfill.decoder import MonthlyConvDecoder
 from geostl.tasks.gapfill.gap_masks import cloud_mask
@@ -33,19 +29,8 @@ from geostl.tasks.gapfill.spatial import SpatialPositionalEncoding2D, SpatialTra
 from geostl.tasks.gapfill.temporal import TemporalAttentionAggregator, TemporalPositionalEncoding
 from geostl.tasks.gapfill.video_encoder import VideoEncoder
 
-#: the ready config of ``geostl gapfill`` (package data ``configs/``; in the repository a link
-#: to ``configs/gapfill/t2m_gapfill_era5.yaml``, the one copy)
-READY_CONFIG = "t2m_gapfill_era5.yaml"
-
-
-def ready_config_path(name: str = READY_CONFIG) -> AbstractContextManager[Path]:
-    """A context manager giving a file path of the shipped config ``name``."""
-    return resources.as_file(resources.files("geostl.tasks.gapfill") / "configs" / name)
-
-
 __all__ = [
     "PERIODS",
-    "READY_CONFIG",
     "MonthlyConvDecoder",
     "PeriodLayout",
     "SpatialPositionalEncoding2D",
@@ -57,7 +42,6 @@ __all__ = [
     "build_period_layout",
     "cloud_mask",
     "masked_l1",
-    "ready_config_path",
     "tile_maps",
     "untile_maps",
 ]

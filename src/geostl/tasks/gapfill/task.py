@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from torch.utils.data import DataLoader
 
 from geostl.engine import Trainer, dist_info, load_checkpoint, seed_everything
 from geostl.metrics import ForecastMetrics, MetricTable, WideTable, compare_tables
-from geostl.runconfig import run_dir, save_config
+from geostl.runconfig import ConfigError, merge, parse_override, run_dir, save_config
+from geostl.runconfig.spec import check
 from geostl.tasks.gapfill import baselines
 from geostl.tasks.gapfill.data import GapfillField, build_gapfill_datasets
 from geostl.tasks.gapfill.layout import untile_maps
@@ -303,12 +304,28 @@ def model_from_checkpoint(ckpt: Mapping[str, Any]) -> nn.Module:
 
 
 def test_gapfill(
-    ckpt_path: str | Path, out: str | Path | None = None, progress: bool | None = None
+    ckpt_path: str | Path,
+    out: str | Path | None = None,
+    progress: bool | None = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``geostl test --ckpt``: the checkpoint's config rebuilds the data and the fixed test
-    mask; writes metrics.json / metrics.md into ``out`` (default ``RUN/test``)."""
+    mask; writes metrics.json / metrics.md into ``out`` (default ``RUN/test``).
+
+    ``overrides``: dotted ``eval.KEY=VALUE`` settings (``eval.batch_size``, ``eval.figures``);
+    the data, the test mask and the model stay the checkpoint's.
+    """
     ckpt = load_checkpoint(ckpt_path)
-    cfg = ckpt["config"]
+    cfg = dict(ckpt["config"])
+    for text in overrides:
+        layer = parse_override(text)
+        if set(layer) != {"eval"}:
+            raise ConfigError(
+                f"override {text!r}: only eval.* settings can change at test time (the data, "
+                "the test mask and the model are the checkpoint's)"
+            )
+        check(layer, GAPFILL_SPEC, origin=f"override {text!r}")
+        cfg = merge(cfg, layer)
     field, datasets = build_gapfill_datasets(cfg["data"], int(cfg["train"]["seed"]))
     model = model_from_checkpoint(ckpt)
     result = evaluate_gapfill(model, field, datasets["test"], int(cfg["eval"]["batch_size"]))

@@ -39,7 +39,7 @@ def enso_loss(
     phase: torch.Tensor,
     weights: tuple[float, float, float] = SEED_WEIGHTS,
 ) -> EnsoLoss:
-    """Composite loss of :class:`geostl.models.enso.EnsoConvLSTM` outputs.
+    """Composite loss of :class:`geostl.tasks.enso.model.EnsoConvLSTM` outputs.
 
     Args:
         pred: model outputs ``sst`` (B, 1, W, H), ``index`` (B, L), ``phase_logits`` (B, L, 3).

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from geostl.models.registry import HEADS
+
 PHASE_CLASSES = ("E", "L", "N")  # El Nino, La Nina, neutral (seed: factor levels 1, 2, 3)
 
 
@@ -78,6 +80,29 @@ def _trunk_size(width: int, height: int) -> tuple[int, int]:
     return sizes[0], sizes[1]
 
 
+@HEADS.register("enso_index")
+class IndexHead(nn.Sequential):
+    """Niño 3.4 regression head: Linear(embed → hidden), ReLU, Linear(hidden → n_leads).
+
+    Input (B, embed) shared embedding; output (B, n_leads) normalised index per lead.
+    """
+
+    def __init__(self, embed: int = 64, hidden: int = 128, n_leads: int = 1) -> None:
+        super().__init__(nn.Linear(embed, hidden), nn.ReLU(), nn.Linear(hidden, n_leads))
+
+
+@HEADS.register("enso_phase")
+class PhaseHead(nn.Sequential):
+    """ENSO phase head: Linear(embed → hidden), ReLU, Linear(hidden → 3·n_leads).
+
+    Input (B, embed); output (B, 3·n_leads) logits, viewed by the model as (B, n_leads, 3)
+    in the class order E, L, N.
+    """
+
+    def __init__(self, embed: int = 64, hidden: int = 128, n_leads: int = 1) -> None:
+        super().__init__(nn.Linear(embed, hidden), nn.ReLU(), nn.Linear(hidden, 3 * n_leads))
+
+
 class EnsoConvLSTM(nn.Module):
     """Multi-task ENSO forecaster (see module docstring).
 
@@ -121,11 +146,11 @@ class EnsoConvLSTM(nn.Module):
         w3, h3 = _trunk_size(width, height)
         self.linear = nn.Linear(trunk_channels * w3 * h3, embed)
         self.b1 = nn.BatchNorm1d(embed)
-        self.index_head = nn.Sequential(
-            nn.Linear(embed, head_hidden), nn.ReLU(), nn.Linear(head_hidden, n_leads)
+        self.index_head = HEADS.build(
+            "enso_index", embed=embed, hidden=head_hidden, n_leads=n_leads
         )
-        self.phase_head = nn.Sequential(
-            nn.Linear(embed, head_hidden), nn.ReLU(), nn.Linear(head_hidden, 3 * n_leads)
+        self.phase_head = HEADS.build(
+            "enso_phase", embed=embed, hidden=head_hidden, n_leads=n_leads
         )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
