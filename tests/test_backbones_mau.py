@@ -33,15 +33,20 @@ def test_parameter_count_matches_openstl_mau_model():
     drops srcnn, merge and conv_last_sr and ends the decoder at 1 channel:
     4 762 116 − 65 − 8 256 − 3 − (36 928 − 577) = 4 717 441.
     """
-    net = build_backbone("mau", **IONO)
+    net = build_backbone("mau", **IONO, openstl_inert_params=True)
     assert count_parameters(net) == 4_762_116
     assert count_parameters(net, trainable_only=True) == 4_762_116 - 8_259
-    lean = build_backbone("mau", **IONO, openstl_inert_params=False)
+    lean = build_backbone("mau", **IONO)
     assert count_parameters(lean) == 4_753_857
     assert abs((4_762_116 - 65 - 8_256 - 3 - (36_928 - 577)) / 4.72e6 - 1) < 0.001
     # concatenate-16 (Table 1: 4.72 M, flat): the 1×1 encoder grows by 15·64 weights and
     # the inert conv_last_sr from 2·1 + 1 to 32·16 + 16
-    cat16 = build_backbone("mau", **{**IONO, "in_shape": (12, 16, 72, 72)}, aux_channels=15)
+    cat16 = build_backbone(
+        "mau",
+        **{**IONO, "in_shape": (12, 16, 72, 72)},
+        aux_channels=15,
+        openstl_inert_params=True,
+    )
     assert count_parameters(cat16) - count_parameters(net) == 15 * 64 + 528 - 3
 
 

@@ -29,12 +29,17 @@ def test_parameter_count_matches_seed_table_1():
       readout 128·16 = 2 048                      → 38 200 320 = 38.20 M (Table 1: 38.20 M).
     """
     with torch.device("meta"):  # shapes only: fast, no memory
-        net = build_backbone("mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
-        lean = build_backbone(
-            "mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=False
+        net = build_backbone(
+            "mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=True
         )
+        lean = build_backbone("mim", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
         cat4 = build_backbone(
-            "mim", in_shape=(12, 4, 72, 72), out_channels=1, t_out=48, aux_channels=3
+            "mim",
+            in_shape=(12, 4, 72, 72),
+            out_channels=1,
+            t_out=48,
+            aux_channels=3,
+            openstl_inert_params=True,
         )
     total = count_parameters(net)
     assert total == 38_200_320

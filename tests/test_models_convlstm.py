@@ -20,18 +20,23 @@ def test_parameter_count_matches_seed_table_1():
       4 cells                                     → inert 3 407 872;
       total 15 083 520 = 15.08 M (seed Table 1: 15.08 M).
     """
-    net = build_backbone("convlstm", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
+    net = build_backbone(
+        "convlstm", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=True
+    )
     total = count_parameters(net)
     assert total == 15_083_520
     assert abs(total / 15.08e6 - 1) < 0.005
     assert count_parameters(net, trainable_only=True) == 11_675_648
-    lean = build_backbone(
-        "convlstm", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48, openstl_inert_params=False
-    )
+    lean = build_backbone("convlstm", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48)
     assert count_parameters(lean) == 11_675_648
     # seed §1.6: concatenate-4 adds 3·16 input channels · 25·512 weights → 15.70 M
     cat4 = build_backbone(
-        "convlstm", in_shape=(12, 4, 72, 72), out_channels=1, t_out=48, aux_channels=3
+        "convlstm",
+        in_shape=(12, 4, 72, 72),
+        out_channels=1,
+        t_out=48,
+        aux_channels=3,
+        openstl_inert_params=True,
     )
     assert abs(count_parameters(cat4) / 15.70e6 - 1) < 0.005
 
@@ -172,7 +177,7 @@ def test_cell_step_against_a_float64_reference():
     from geostl.models.backbones import ConvLSTMCell
 
     torch.manual_seed(0)
-    cell = ConvLSTMCell(3, 4, 6, 6, 3, layer_norm=False, inert_params=False).double()
+    cell = ConvLSTMCell(3, 4, 6, 6, 3, layer_norm=False, openstl_inert_params=False).double()
     x, h, c = torch.randn(2, 3, 6, 6), torch.randn(2, 4, 6, 6), torch.randn(2, 4, 6, 6)
     x, h, c = x.double(), h.double(), c.double()
     weight = torch.cat([cell.conv_x[0].weight, cell.conv_h[0].weight], dim=1)  # (16, 7, 3, 3)

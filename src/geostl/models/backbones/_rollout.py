@@ -18,10 +18,11 @@ Frame fed at step t (targets first, then the auxiliary channels, re-interleaved 
 With ``truth=None`` and no pair the rollout is closed-loop on the model's output, for any
 t_out; warm-up always reads the given input frames then.
 
-With ``channel_mixer=True`` (``fusion: mixer``) every fed frame, whichever of the above it is,
-goes through the Channel Mixer Layer in the patched layout before :meth:`step`
-(:class:`geostl.models.channel_mixer.ChannelMixer`): the first layer then reads
-p²·(C_out + C_in) channels, the bypass (the p²·C_out target sub-channels) then the mixed frame.
+Fusion hook: with a ``frame_transform`` (a :data:`geostl.models.fusion.FrameTransform`
+factory, passed by the Forecaster for ``fusion: mixer``) the rollout builds its module once, in
+the patched layout, and applies it to every fed frame, whichever of the above it is, before
+:meth:`step`; the first layer then reads ``frame_transform.out_channels`` channels (the Channel
+Mixer Layer: p²·(C_out + C_in), the bypass then the mixed frame). Backbones never apply it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from geostl.models.backbones._contract import (
     check_forward,
     teacher_forcing_pair,
 )
-from geostl.models.channel_mixer import ChannelMixer
 from geostl.models.patching import merge_patched_channels, patch, split_patched_channels, unpatch
 
 
@@ -66,13 +66,15 @@ class PatchedRecurrentBackbone(nn.Module):
         stride: must be 1 (OpenSTL's argument).
         patch_size: space-to-depth factor p dividing H and W.
         min_layers: the fewest layers the architecture needs.
-        channel_mixer: feed every frame through the Channel Mixer Layer (``fusion: mixer``);
-            ``frame_channels`` is then the mixer's output channel count.
+        frame_transform: the fusion's per-frame hook factory, or None (see module docstring);
+            ``frame_channels`` is then its module's ``out_channels``.
+        equal_hidden: require the same hidden size in every layer (the PredRNN family, whose
+            spatiotemporal memory flows through all layers); False for ConvLSTM.
 
     Attributes:
-        frame_channels: channels of the frame :meth:`step` receives (p²·C_in, or
-            p²·(C_out + C_in) with the mixer).
-        mixer: the :class:`ChannelMixer`, or None.
+        frame_channels: channels of the frame :meth:`step` receives (p²·C_in, or the
+            ``frame_transform`` module's ``out_channels``).
+        frame_transform: the per-frame fusion module applied by the rollout, or None.
     """
 
     def __init__(
@@ -87,7 +89,8 @@ class PatchedRecurrentBackbone(nn.Module):
         stride: int,
         patch_size: int,
         min_layers: int = 1,
-        channel_mixer: bool = False,
+        frame_transform: Any = None,
+        equal_hidden: bool = True,
     ) -> None:
         super().__init__()
         self.backbone_name = name
@@ -98,7 +101,7 @@ class PatchedRecurrentBackbone(nn.Module):
                 f"{name}: num_hidden must list at least {min_layers} positive int(s), "
                 f"got {num_hidden!r}"
             )
-        if len(set(hidden)) != 1:
+        if equal_hidden and len(set(hidden)) != 1:
             raise ValueError(
                 f"{name}: num_hidden must be equal for every layer (the spatiotemporal memory "
                 f"flows through all layers), got {num_hidden!r}"
@@ -121,12 +124,12 @@ class PatchedRecurrentBackbone(nn.Module):
         self.num_hidden = hidden
         self.hp, self.wp = h // patch_size, w // patch_size
         self.frame_channels = patch_size * patch_size * c_in
-        self.mixer: ChannelMixer | None = None
-        if channel_mixer:
-            self.mixer = ChannelMixer(
-                c_in, out_channels, "patched", patch_size, f"fusion 'mixer' (backbone {name!r})"
+        self.frame_transform: nn.Module | None = None
+        if frame_transform is not None:
+            self.frame_transform = frame_transform(
+                c_in, out_channels, "patched", patch_size, f"backbone {name!r}"
             )
-            self.frame_channels = self.mixer.out_channels
+            self.frame_channels = int(self.frame_transform.out_channels)
         self.aux_losses: dict[str, torch.Tensor] = {}
 
     def build_readout(self) -> None:
@@ -200,8 +203,8 @@ class PatchedRecurrentBackbone(nn.Module):
                 k = t - self.t_in  # the future frame fed in at this step
                 target = generated if forced is None else _blend(forced[:, k], generated, future)
                 net = merge_patched_channels(target, aux[:, k], p) if aux is not None else target
-            if self.mixer is not None:
-                net = self.mixer(net)
+            if self.frame_transform is not None:
+                net = self.frame_transform(net)
             top, state = self.step(net, state)
             if feedback or t >= self.t_in - 1:
                 generated = self.readout(top)

@@ -20,8 +20,8 @@ steps, future frame k fed at step T_in + k as cat(own output or truth, future_au
 
 OpenSTL's class also builds two 1×1 convolutions its forward never uses (``merge``:
 2·hidden → hidden, ``conv_last_sr``: 2·p²·C_in → p²·C_in; 8 259 parameters at the iono
-configuration). ``openstl_inert_params=True`` (default) keeps them frozen so counts and
-state-dict keys match OpenSTL.
+configuration). ``openstl_inert_params=True`` (opt-in; default False) keeps them frozen so
+counts and state-dict keys match OpenSTL.
 
 Parameters at the iono configuration (72×72, C 1, hidden 4×64, filter 5, patch 1, sr 4,
 τ 5): 4 762 116 (OpenSTL's class: 4.76 M). The seed's Table 1 gives 4.72 M because the seed's
@@ -84,7 +84,7 @@ class MAU(nn.Module):
         tau: int = 5,
         cell_mode: str = "normal",
         model_mode: str = "normal",
-        openstl_inert_params: bool = True,
+        openstl_inert_params: bool = False,
     ) -> None:
         super().__init__()
         t_in, c_in, h, w = check_construction("mau", in_shape, out_channels, t_out, aux_channels)
