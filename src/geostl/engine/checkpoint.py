@@ -250,15 +250,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def build_model_from_checkpoint(ckpt: Mapping[str, Any] | str | os.PathLike) -> torch.nn.Module:
-    """Rebuild the Forecaster with ``geostl.models.build_forecaster`` and load its weights."""
+    """Rebuild the Forecaster and load its weights
+    (:func:`geostl.models.forecaster.forecaster_for_state_dict`: checkpoints saved before
+    ``openstl_inert_params`` became opt-in load with the flag set from their weights)."""
     if not isinstance(ckpt, Mapping):
         ckpt = load_checkpoint(ckpt)
-    from geostl.models import build_forecaster
+    from geostl.models.forecaster import forecaster_for_state_dict
 
     args = ckpt["model"]["constructor_args"]
-    model = build_forecaster(args["model_cfg"], args["meta"])
-    model.load_state_dict(ckpt["model"]["state_dict"])
-    return model
+    return forecaster_for_state_dict(args["model_cfg"], args["meta"], ckpt["model"]["state_dict"])
 
 
 def normaliser_from_checkpoint(ckpt: Mapping[str, Any]):

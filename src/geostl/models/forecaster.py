@@ -319,3 +319,33 @@ class Forecaster(nn.Module):
 def build_forecaster(model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> Forecaster:
     """Build a :class:`Forecaster` from the run config's ``model`` section and the data meta."""
     return Forecaster(model_cfg, meta)
+
+
+#: backbone flag whose default changed (True before, False now): OpenSTL's unused weights
+INERT_FLAG = "openstl_inert_params"
+
+
+def forecaster_for_state_dict(
+    model_cfg: Mapping[str, Any], meta: Mapping[str, Any], state_dict: Mapping[str, Any]
+) -> Forecaster:
+    """Build the Forecaster that ``state_dict`` was saved from and load it (strict).
+
+    Checkpoints written before ``model.backbone.openstl_inert_params`` became opt-in (default
+    False) do not carry the key but hold OpenSTL's inert weights (the old default was True).
+    When the config lacks the key, the backbone takes it and the state dict has keys the
+    default model lacks, the flag is set to True; the returned model's ``constructor_args()``
+    then carry it. Any other mismatch raises as ``load_state_dict`` does.
+    """
+    model = Forecaster(model_cfg, meta)
+    backbone = model._model_cfg["backbone"]
+    if isinstance(backbone, str):
+        backbone = {"name": backbone}
+    extra = set(state_dict) - set(model.state_dict())
+    accepted = BACKBONES.accepted_arguments(backbone["name"]) or ()
+    if extra and INERT_FLAG not in backbone and INERT_FLAG in accepted:
+        cfg = {**model._model_cfg, "backbone": {**backbone, INERT_FLAG: True}}
+        flagged = Forecaster(cfg, meta)
+        if set(state_dict) == set(flagged.state_dict()):
+            model = flagged
+    model.load_state_dict(state_dict)
+    return model
