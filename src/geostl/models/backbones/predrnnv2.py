@@ -99,7 +99,9 @@ class PredRNNv2(PredRNN):
     def start_rollout(self) -> None:
         self._cosines = []
 
-    def finish_rollout(self) -> dict[str, torch.Tensor]:
+    def finish_rollout(
+        self, pred: torch.Tensor, truth: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         """``{"decouple": β · mean |cos|}`` in training mode, else empty."""
         if not self._cosines:
             return {}
