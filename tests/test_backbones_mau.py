@@ -6,17 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbone_contract_checks import (
-    check_auxiliary_channels_reach_the_prediction,
-    check_closed_loop_rollout_longer_than_training,
-    check_partial_teacher_forcing,
-    check_teacher_forcing_one_and_zero,
-)
-from backbone_contract_checks import contract_inputs as _inputs
 from backbone_fit_helpers import fit_on_tec_sample
 from geostl.benchmark import count_flops
 from geostl.models import build_backbone, count_parameters
-from geostl.models.patching import split_patched_channels, unpatch
+from test_backbone_contract import contract_inputs as _inputs
 
 IONO = {"in_shape": (12, 1, 72, 72), "out_channels": 1, "t_out": 48}
 
@@ -82,20 +75,6 @@ def _small(aux: int = 2, **kw):
     )
 
 
-def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
-    """Run the net and capture the patched frame given to the encoder at each step."""
-    fed = []
-    hook = net.encoders[0].register_forward_pre_hook(lambda m, args: fed.append(args[0].detach()))
-    try:
-        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
-    finally:
-        hook.remove()
-    p = net.patch_size
-    future = torch.stack(fed[net.t_in :], dim=1)
-    target, aux = split_patched_channels(future, p, net.out_channels)
-    return out, unpatch(target, p), unpatch(aux, p)
-
-
 @pytest.mark.parametrize(
     ("cell_mode", "model_mode"), [("normal", "normal"), ("residual", "recall")]
 )
@@ -113,22 +92,6 @@ def test_shapes_and_every_parameter_gets_a_finite_gradient(cell_mode, model_mode
         else:  # OpenSTL's unused convolutions: frozen
             assert name.split(".")[0] in ("merge", "conv_last_sr"), name
     assert net.aux_losses == {}
-
-
-def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
-    check_closed_loop_rollout_longer_than_training(_small, _fed_frames)
-
-
-def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it():
-    check_teacher_forcing_one_and_zero(_small, _fed_frames)
-
-
-def test_partial_teacher_forcing_mixes_per_sample_and_step():
-    check_partial_teacher_forcing(_small, _fed_frames)
-
-
-def test_auxiliary_channels_reach_the_prediction():
-    check_auxiliary_channels_reach_the_prediction(_small)
 
 
 def test_attention_weights_follow_the_mau_equations():
