@@ -7,16 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from backbone_contract_checks import (
-    check_auxiliary_channels_reach_the_prediction,
-    check_closed_loop_rollout_longer_than_training,
-    check_partial_teacher_forcing,
-    check_teacher_forcing_one_and_zero,
-)
-from backbone_contract_checks import contract_inputs as _inputs
 from backbone_fit_helpers import fit_on_tec_sample
 from geostl.benchmark.flops import count_flops
 from geostl.models import build_backbone, build_forecaster, count_parameters
+from test_backbone_contract import contract_inputs as _inputs
 
 
 def test_parameter_count_matches_openstl_crevnet_model():
@@ -90,20 +84,6 @@ def _small(aux: int = 2, **kw):
     )
 
 
-def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
-    """Run the net and capture the newest frame of the window given to the encoder per step."""
-    fed = []
-    hook = net.encoder.init_psi.register_forward_pre_hook(
-        lambda m, args: fed.append(args[0][:, :, -1].detach())
-    )
-    try:
-        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
-    finally:
-        hook.remove()
-    future = torch.stack(fed[net.t_in :], dim=1)
-    return out, future[:, :, : net.out_channels], future[:, :, net.out_channels :]
-
-
 @pytest.mark.parametrize(
     ("aux", "kw"),
     [
@@ -158,35 +138,6 @@ def test_encoder_norm_batch_is_openstls_layout_and_group_is_per_sample():
         outs[norm] = (pair[:1] - alone).abs().max().item()
     assert outs["group"] < 1e-5
     assert outs["batch"] > 1e-4
-
-
-def test_shapes_and_every_parameter_gets_a_finite_gradient():
-    net = _small().train()
-    x, fa, truth = _inputs()
-    out = net(x, fa, 4, truth=truth, teacher_forcing=0.5)
-    assert out.shape == (2, 4, 1, 8, 8)
-    ((out - truth) ** 2).mean().backward()
-    for name, p in net.named_parameters():
-        assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
-    assert net.aux_losses == {}
-
-
-def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
-    check_closed_loop_rollout_longer_than_training(_small, _fed_frames)
-
-
-def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it():
-    check_teacher_forcing_one_and_zero(_small, _fed_frames)
-
-
-def test_partial_teacher_forcing_mixes_per_sample_and_step():
-    check_partial_teacher_forcing(_small, _fed_frames)
-
-
-def test_auxiliary_channels_reach_the_prediction():
-    check_auxiliary_channels_reach_the_prediction(_small)
 
 
 def test_bad_arguments_are_clear_errors():

@@ -6,17 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbone_contract_checks import (
-    check_auxiliary_channels_reach_the_prediction,
-    check_closed_loop_rollout_longer_than_training,
-    check_partial_teacher_forcing,
-    check_teacher_forcing_one_and_zero,
-)
-from backbone_contract_checks import contract_inputs as _inputs
 from backbone_fit_helpers import fit_on_tec_sample
 from geostl.benchmark import count_flops
 from geostl.models import build_backbone, count_parameters
-from geostl.models.patching import split_patched_channels, unpatch
+from test_backbone_contract import contract_inputs as _inputs
 
 IONO = {"in_shape": (12, 1, 72, 72), "out_channels": 1, "t_out": 48}
 
@@ -33,15 +26,20 @@ def test_parameter_count_matches_openstl_mau_model():
     drops srcnn, merge and conv_last_sr and ends the decoder at 1 channel:
     4 762 116 − 65 − 8 256 − 3 − (36 928 − 577) = 4 717 441.
     """
-    net = build_backbone("mau", **IONO)
+    net = build_backbone("mau", **IONO, openstl_inert_params=True)
     assert count_parameters(net) == 4_762_116
     assert count_parameters(net, trainable_only=True) == 4_762_116 - 8_259
-    lean = build_backbone("mau", **IONO, openstl_inert_params=False)
+    lean = build_backbone("mau", **IONO)
     assert count_parameters(lean) == 4_753_857
     assert abs((4_762_116 - 65 - 8_256 - 3 - (36_928 - 577)) / 4.72e6 - 1) < 0.001
     # concatenate-16 (Table 1: 4.72 M, flat): the 1×1 encoder grows by 15·64 weights and
     # the inert conv_last_sr from 2·1 + 1 to 32·16 + 16
-    cat16 = build_backbone("mau", **{**IONO, "in_shape": (12, 16, 72, 72)}, aux_channels=15)
+    cat16 = build_backbone(
+        "mau",
+        **{**IONO, "in_shape": (12, 16, 72, 72)},
+        aux_channels=15,
+        openstl_inert_params=True,
+    )
     assert count_parameters(cat16) - count_parameters(net) == 15 * 64 + 528 - 3
 
 
@@ -77,20 +75,6 @@ def _small(aux: int = 2, **kw):
     )
 
 
-def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
-    """Run the net and capture the patched frame given to the encoder at each step."""
-    fed = []
-    hook = net.encoders[0].register_forward_pre_hook(lambda m, args: fed.append(args[0].detach()))
-    try:
-        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
-    finally:
-        hook.remove()
-    p = net.patch_size
-    future = torch.stack(fed[net.t_in :], dim=1)
-    target, aux = split_patched_channels(future, p, net.out_channels)
-    return out, unpatch(target, p), unpatch(aux, p)
-
-
 @pytest.mark.parametrize(
     ("cell_mode", "model_mode"), [("normal", "normal"), ("residual", "recall")]
 )
@@ -108,22 +92,6 @@ def test_shapes_and_every_parameter_gets_a_finite_gradient(cell_mode, model_mode
         else:  # OpenSTL's unused convolutions: frozen
             assert name.split(".")[0] in ("merge", "conv_last_sr"), name
     assert net.aux_losses == {}
-
-
-def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
-    check_closed_loop_rollout_longer_than_training(_small, _fed_frames)
-
-
-def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it():
-    check_teacher_forcing_one_and_zero(_small, _fed_frames)
-
-
-def test_partial_teacher_forcing_mixes_per_sample_and_step():
-    check_partial_teacher_forcing(_small, _fed_frames)
-
-
-def test_auxiliary_channels_reach_the_prediction():
-    check_auxiliary_channels_reach_the_prediction(_small)
 
 
 def test_attention_weights_follow_the_mau_equations():

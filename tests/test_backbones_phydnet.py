@@ -80,17 +80,6 @@ def _inputs(aux: int = 2, t_out: int = 4, b: int = 2, seed: int = 1):
     return x, fa, truth
 
 
-def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
-    fed = []
-    hook = net.encoder.register_forward_pre_hook(lambda m, args: fed.append(args[0].detach()))
-    try:
-        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
-    finally:
-        hook.remove()
-    future = torch.stack(fed[net.t_in :], dim=1)
-    return out, future[:, :, :1], future[:, :, 1:]
-
-
 def test_shapes_gradients_and_moment_aux_loss():
     net = _small().train()
     x, fa, truth = _inputs()
@@ -105,42 +94,6 @@ def test_shapes_gradients_and_moment_aux_loss():
     with torch.no_grad():
         net(x, fa, 4)
     assert net.aux_losses == {}
-
-
-def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
-    net = _small().eval()
-    x, fa, _ = _inputs(t_out=9)
-    with torch.no_grad():
-        out, fed_target, fed_aux = _fed_frames(net, x, fa, 9)
-        short = net(x, fa[:, :4], 4)
-    assert out.shape == (2, 9, 1, 8, 8) and torch.isfinite(out).all()
-    assert torch.equal(fed_target, out[:, :8])
-    assert torch.equal(fed_aux, fa[:, :8])
-    torch.testing.assert_close(out[:, :4], short)
-
-
-def test_teacher_forcing_one_feeds_the_truth_zero_ignores_it():
-    net = _small().train()
-    x, fa, truth = _inputs()
-    _, fed_target, fed_aux = _fed_frames(net, x, fa, 4, truth=truth, tf=1.0)
-    assert torch.equal(fed_target, truth[:, :3]) and torch.equal(fed_aux, fa[:, :3])
-    with torch.no_grad():
-        a = net(x, fa, 4, truth=truth, teacher_forcing=0.0)
-        b = net(x, fa, 4, truth=torch.randn_like(truth) * 100, teacher_forcing=0.0)
-        c = net(x, fa, 4)
-    assert torch.equal(a, b) and torch.equal(a, c)
-
-
-def test_auxiliary_channels_reach_the_prediction_causally():
-    net = _small().eval()
-    x, fa, _ = _inputs()
-    with torch.no_grad():
-        base = net(x, fa, 4)
-        fa2 = fa.clone()
-        fa2[:, 1] += 1.0
-        moved = net(x, fa2, 4)
-    assert torch.equal(base[:, :2], moved[:, :2])
-    assert (base[:, 2:] - moved[:, 2:]).abs().max() > 1e-6
 
 
 def test_bad_arguments_are_clear_errors():

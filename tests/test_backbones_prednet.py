@@ -6,16 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbone_contract_checks import (
-    check_auxiliary_channels_reach_the_prediction,
-    check_closed_loop_rollout_longer_than_training,
-    check_partial_teacher_forcing,
-    check_teacher_forcing_one_and_zero,
-)
-from backbone_contract_checks import contract_inputs as _inputs
 from backbone_fit_helpers import fit_on_tec_sample
 from geostl.benchmark import count_flops
 from geostl.models import build_backbone, count_parameters
+from test_backbone_contract import contract_inputs as _inputs
 
 MMNIST = {"in_shape": (10, 1, 64, 64), "out_channels": 1, "t_out": 10}
 
@@ -80,24 +74,6 @@ def _small(aux: int = 2, **kw):
     )
 
 
-def _fed_frames(net, x, fa, t_out, truth=None, tf=None):
-    """Run the net and capture the frame (A_0) given to the bottom-up pass at each step."""
-    fed = []
-    inner = net._bottom_up
-
-    def spy(frame, ahat):
-        fed.append(frame.detach())
-        return inner(frame, ahat)
-
-    net._bottom_up = spy
-    try:
-        out = net(x, fa, t_out, truth=truth, teacher_forcing=tf)
-    finally:
-        del net._bottom_up
-    future = torch.stack(fed[net.t_in :], dim=1)
-    return out, future[:, :, : net.out_channels], future[:, :, net.out_channels :]
-
-
 @pytest.mark.parametrize("openstl_frame_activation", [False, True])
 def test_shapes_and_every_parameter_gets_a_finite_gradient(openstl_frame_activation):
     net = _small(openstl_frame_activation=openstl_frame_activation).train()
@@ -114,22 +90,6 @@ def test_shapes_and_every_parameter_gets_a_finite_gradient(openstl_frame_activat
         assert torch.isfinite(p.grad).all(), name
         assert p.grad.abs().sum() > 0, name
     assert net.aux_losses == {}
-
-
-def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training():
-    check_closed_loop_rollout_longer_than_training(_small, _fed_frames)
-
-
-def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it():
-    check_teacher_forcing_one_and_zero(_small, _fed_frames)
-
-
-def test_partial_teacher_forcing_mixes_per_sample_and_step():
-    check_partial_teacher_forcing(_small, _fed_frames)
-
-
-def test_auxiliary_channels_reach_the_prediction():
-    check_auxiliary_channels_reach_the_prediction(_small)
 
 
 def test_first_prediction_precedes_its_frame_and_errors_follow_the_equations():

@@ -41,11 +41,11 @@ def test_predrnnpp_parameter_count_matches_seed_table_1():
     conv_o 819 200 (kept frozen). Layer 0: 358 400 + 6 996 000 = 7 354 368; layers 1-3:
     2 867 200 + 6 996 000 = 9 863 168 each; GHU 2·128·256·25 = 1 638 400; readout 2 048
     → 38 584 320 = 38.58 M (Table 1: 38.58); trainable (without the 4 conv_o) 35 307 520."""
-    net = build_backbone("predrnnpp", **IONO)
+    net = build_backbone("predrnnpp", **IONO, openstl_inert_params=True)
     assert count_parameters(net) == 38_584_320
     assert abs(count_parameters(net) / 38.58e6 - 1) < 0.01
     assert count_parameters(net, trainable_only=True) == 35_307_520
-    lean = build_backbone("predrnnpp", **IONO, openstl_inert_params=False)
+    lean = build_backbone("predrnnpp", **IONO)
     assert count_parameters(lean) == 35_307_520
 
 
@@ -112,38 +112,6 @@ def test_shapes_and_every_parameter_gets_a_finite_gradient(name, layer_norm):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_closed_loop_feeds_own_output_and_rolls_out_longer_than_training(name):
-    net = _small(name).eval()
-    x, fa, _ = _inputs(t_out=9)
-    with torch.no_grad():
-        out, fed, _ = _fed(net, x, fa, 9)
-        short = net(x, fa[:, :4], 4)
-    assert out.shape == (2, 9, 1, 8, 8)
-    target, aux = _grid(fed, net)
-    assert torch.equal(target[:, :3], x[:, :, :1]) and torch.equal(aux[:, :3], x[:, :, 1:])
-    assert torch.equal(target[:, 3:], out[:, :8])  # step T_in + k gets the forecast of frame k
-    assert torch.equal(aux[:, 3:], fa[:, :8])
-    torch.testing.assert_close(out[:, :4], short)  # a longer rollout extends the shorter one
-    assert net.aux_losses == {}  # eval mode: no decoupling loss
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_teacher_forcing_one_feeds_exactly_the_truth_and_zero_ignores_it(name):
-    net = _small(name).train()
-    x, fa, truth = _inputs()
-    with torch.no_grad():
-        out, fed, _ = _fed(net, x, fa, 4, truth=truth, tf=1.0)
-        target, aux = _grid(fed, net)
-        assert torch.equal(target[:, 3:], truth[:, :3]) and torch.equal(aux[:, 3:], fa[:, :3])
-        assert not torch.equal(target[:, 3:], out[:, :3])
-        a = net(x, fa, 4, truth=truth, teacher_forcing=0.0)
-        b = net(x, fa, 4, truth=torch.randn_like(truth) * 100, teacher_forcing=0.0)
-        c = net(x, fa, 4)
-        d = net(x, fa, 4, truth=truth, teacher_forcing=TeacherForcing(1.0, 0.0))
-    assert torch.equal(a, b) and torch.equal(a, c) and torch.equal(a, d)
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_reverse_warmup_feeds_own_reconstructions(name):
     """warmup 0: input steps 1 … T_in − 1 get the previous step's readout with the true aux;
     warmup 1 equals plain (forward) scheduled sampling; mixed is per sample and step."""
@@ -171,23 +139,6 @@ def test_reverse_warmup_feeds_own_reconstructions(name):
     is_true = (target == x[:, 1:3, :1]).flatten(2).all(-1)
     is_own = (target == own).flatten(2).all(-1)
     assert (is_true ^ is_own).all() and 0.2 < is_true.float().mean() < 0.8
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_auxiliary_channels_reach_the_prediction(name):
-    net = _small(name).eval()
-    x, fa, _ = _inputs()
-    with torch.no_grad():
-        base = net(x, fa, 4)
-        fa2 = fa.clone()
-        fa2[:, 1] += 1.0  # future aux of frame 1 is fed at the step that predicts frame 2
-        moved = net(x, fa2, 4)
-        x2 = x.clone()
-        x2[:, :, 1:] += 1.0
-        moved_past = net(x2, fa, 4)
-    assert torch.equal(base[:, :2], moved[:, :2])  # causal
-    assert (base[:, 2:] - moved[:, 2:]).abs().max() > 1e-6
-    assert (base - moved_past).abs().max() > 1e-6
 
 
 def test_decoupling_loss_is_beta_times_mean_abs_cosine():

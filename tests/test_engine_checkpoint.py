@@ -110,3 +110,46 @@ def test_real_forecaster_rebuilds_from_its_checkpoint(tmp_path):
     rebuilt.eval()
     with torch.no_grad():
         assert torch.equal(model(batch)["pred"], rebuilt(batch)["pred"])
+
+
+@pytest.mark.parametrize("name", ["convlstm", "mim", "predrnnpp", "mau"])
+def test_checkpoint_from_before_inert_params_were_opt_in_still_loads(tmp_path, name):
+    """Checkpoints written when ``openstl_inert_params`` defaulted to True have no such key in
+    their model config but hold the inert weights: they load with the flag set, and the
+    rebuilt model forecasts as the saved one; saved with the key, the flag round-trips."""
+    from geostl.engine import build_model_from_checkpoint
+    from geostl.models import build_forecaster
+
+    meta = {"t_in": 3, "t_out": 2, "target_channels": 1, "forcing_channels": 0,
+            "static_channels": 0, "height": 8, "width": 8}  # fmt: skip
+    small = {"num_hidden": [4, 4], "filter_size": 3, "patch_size": 2}
+    if name == "mau":
+        small.update(sr_size=2, tau=2)
+    old_cfg = {"backbone": {"name": name, **small}, "fusion": "concat"}
+    torch.manual_seed(0)
+    old = build_forecaster(
+        {**old_cfg, "backbone": {**old_cfg["backbone"], "openstl_inert_params": True}}, meta
+    )
+    description = model_description(old)
+    description["constructor_args"]["model_cfg"] = old_cfg  # as an old checkpoint has it
+    inert = set(old.state_dict()) - set(build_forecaster(old_cfg, meta).state_dict())
+    assert inert and all(k in description["state_dict"] for k in inert)
+    save_checkpoint(tmp_path / "old.pt", {"model": description})
+    rebuilt = build_model_from_checkpoint(tmp_path / "old.pt")
+    assert rebuilt.constructor_args()[0]["backbone"]["openstl_inert_params"] is True
+    x = {"inputs": torch.randn(2, 3, 1, 8, 8)}
+    old.eval()
+    rebuilt.eval()
+    with torch.no_grad():
+        assert torch.equal(old(x)["pred"], rebuilt(x)["pred"])
+    # a checkpoint without the inert weights (new default) loads as the lean model
+    lean = build_forecaster(old_cfg, meta)
+    save_checkpoint(tmp_path / "new.pt", {"model": model_description(lean)})
+    assert set(build_model_from_checkpoint(tmp_path / "new.pt").state_dict()) == set(
+        lean.state_dict()
+    )
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        bad = model_description(old)
+        bad["state_dict"]["backbone.not_a_weight"] = torch.zeros(1)
+        save_checkpoint(tmp_path / "bad.pt", {"model": bad})
+        build_model_from_checkpoint(tmp_path / "bad.pt")

@@ -132,7 +132,7 @@ def _mixer_model(ds: WindowDataset) -> Forecaster:
 def _fed_frames(model: Forecaster, batch) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Every frame the ConvLSTM's mixer produced (what its first layer read) and the forecast."""
     seen: list[torch.Tensor] = []
-    hook = model.backbone.mixer.register_forward_hook(lambda m, a, out: seen.append(out))
+    hook = model.backbone.frame_transform.register_forward_hook(lambda m, a, out: seen.append(out))
     with torch.no_grad():
         pred = model(batch)["pred"]
     hook.remove()

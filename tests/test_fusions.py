@@ -9,7 +9,8 @@ import torch
 from geostl.models import FUSIONS, Forecaster, build_backbone, count_parameters, patch, unpatch
 from geostl.models.backbones.predrnn_action_cell import ActionSpatioTemporalLSTMCell
 from geostl.models.backbones.predrnn_cells import SpatioTemporalLSTMCell
-from geostl.models.channel_mixer import mix_frame
+from geostl.models.channel_mixer import ChannelMixer, mix_frame
+from geostl.models.fusion import mixer_frame_transform
 from geostl.models.patching import merge_patched_channels, split_patched_channels
 
 RECURRENT = ("convlstm", "predrnn", "predrnnv2", "predrnnpp", "mim")
@@ -41,11 +42,14 @@ def test_mixer_and_action_give_concat_inputs_and_declare_backbone_options():
     ref_x, ref_future = FUSIONS.build(
         "concat", target_channels=1, forcing_channels=2, static_channels=1
     )(batch, 4)
-    for name, option in (("mixer", "channel_mixer"), ("action", "action_channels")):
+    for name, options in (
+        ("mixer", {"frame_transform": mixer_frame_transform}),
+        ("action", {"action_channels": True}),
+    ):
         fusion = FUSIONS.build(name, target_channels=1, forcing_channels=2, static_channels=1)
         x, future = fusion(batch, 4)
         assert torch.equal(x, ref_x) and torch.equal(future, ref_future)
-        assert fusion.backbone_options == {option: True} and fusion.aux_channels == 3
+        assert fusion.backbone_options == options and fusion.aux_channels == 3
     assert FUSIONS.get("concat").backbone_options == {}
     assert FUSIONS.get("none").backbone_options == {}
 
@@ -75,7 +79,8 @@ SMALL_RNN = {"num_hidden": [8, 8], "filter_size": 3, "patch_size": 2}
 
 def test_forecaster_passes_the_option_and_reserves_its_key():
     model = Forecaster({"backbone": {"name": "convlstm", **SMALL_RNN}, "fusion": "mixer"}, META)
-    assert model.backbone.mixer is not None and model.backbone.mixer.out_channels == 4 * 5
+    hook = model.backbone.frame_transform
+    assert isinstance(hook, ChannelMixer) and hook.out_channels == 4 * 5
     out = model(_batch())["pred"]
     assert out.shape == (2, 4, 1, 8, 8)
     with pytest.raises(KeyError, match="model.backbone.channel_mixer is set by the fusion"):
@@ -100,7 +105,7 @@ def test_backbones_without_the_option_are_refused_with_the_list(backbone, fusion
     with pytest.raises(ValueError) as err:
         Forecaster({"backbone": {"name": backbone}, "fusion": fusion}, META)
     msg = str(err.value)
-    option = "channel_mixer" if fusion == "mixer" else "action_channels"
+    option = "frame_transform" if fusion == "mixer" else "action_channels"
     assert f"needs a backbone with the {option!r} option; backbone {backbone!r}" in msg
     assert msg.split("support it: ")[1].startswith(able)
 
@@ -126,12 +131,12 @@ def _record(module: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 @pytest.mark.parametrize("name", RECURRENT)
 def test_recurrent_backbones_mix_every_fed_frame(name):
-    net = _small(name, channel_mixer=True).train()
+    net = _small(name, frame_transform=mixer_frame_transform).train()
     p = 2
     x = torch.randn(2, 3, 4, 8, 8, requires_grad=True)
     fa = torch.randn(2, 4, 3, 8, 8)
     truth = torch.randn(2, 4, 1, 8, 8)
-    mixer_calls = _record(net.mixer)
+    mixer_calls = _record(net.frame_transform)
     first = net.cells[0] if hasattr(net, "cells") else net.first
     conv_x = first.conv_x
     seen_by_first_layer = _record(conv_x)
@@ -151,9 +156,9 @@ def test_recurrent_backbones_mix_every_fed_frame(name):
 
 @pytest.mark.parametrize("name", RECURRENT)
 def test_recurrent_mixer_closed_loop_feeds_own_output_and_future_aux(name):
-    net = _small(name, channel_mixer=True).eval()
+    net = _small(name, frame_transform=mixer_frame_transform).eval()
     x, fa = torch.randn(2, 3, 4, 8, 8), torch.randn(2, 6, 3, 8, 8)
-    calls = _record(net.mixer)
+    calls = _record(net.frame_transform)
     with torch.no_grad():
         out = net(x, fa, 6)
     for k in range(5):
@@ -165,9 +170,9 @@ def test_recurrent_mixer_closed_loop_feeds_own_output_and_future_aux(name):
 def test_simvp_mixer_chains_four_blocks_with_the_future_aux(name):
     """48 frames from 12 as 4 chained 12-frame blocks; block k+1 mixes [prediction k, the
     future aux of those frames], its bypass being the prediction."""
-    net = _small(name, t_in=12, t_out=48, channel_mixer=True).eval()
+    net = _small(name, t_in=12, t_out=48, frame_transform=mixer_frame_transform).eval()
     x, fa = torch.randn(1, 12, 4, 8, 8), torch.randn(1, 48, 3, 8, 8)
-    calls = _record(net.mixer)
+    calls = _record(net.frame_transform)
     with torch.no_grad():
         out = net(x, fa, 48)
     assert out.shape == (1, 48, 1, 8, 8) and len(calls) == 4
@@ -185,11 +190,11 @@ def test_simvp_mixer_chains_four_blocks_with_the_future_aux(name):
 def test_mixer_off_leaves_convlstm_unchanged():
     """Default construction draws the same weights and gives the same forecast as before the
     option existed (the mixer adds no parameters and no random draws)."""
-    a, b = _small("convlstm"), _small("convlstm", channel_mixer=False)
-    assert a.mixer is None and list(a.state_dict()) == list(b.state_dict())
+    a, b = _small("convlstm"), _small("convlstm", frame_transform=None)
+    assert a.frame_transform is None and list(a.state_dict()) == list(b.state_dict())
     for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(va, vb), ka
-    mixed = _small("convlstm", channel_mixer=True)
+    mixed = _small("convlstm", frame_transform=mixer_frame_transform)
     assert count_parameters(mixed) - count_parameters(a) == 3 * 3 * 8 * 4 * (4 * 1)  # bypass
 
 
@@ -244,7 +249,7 @@ def test_action_backbones_frame_has_only_targets_and_aux_act(name):
 
 def test_action_refuses_mixer_and_missing_aux():
     with pytest.raises(ValueError, match="cannot be combined"):
-        _small("predrnn", action_channels=True, channel_mixer=True)
+        _small("predrnn", action_channels=True, frame_transform=mixer_frame_transform)
     with pytest.raises(ValueError, match="needs auxiliary channels"):
         build_backbone(
             "predrnn",
@@ -272,13 +277,16 @@ def _iono_count(name: str, c: int, **opts) -> int:
     [
         (1, {}, 15.08, 15_083_520),
         (4, {}, 15.70, 15_697_920),
-        (4, {"channel_mixer": True}, 15.90, 15_902_720),
+        (4, {"frame_transform": mixer_frame_transform}, 15.90, 15_902_720),
         (16, {}, 18.16, 18_155_520),
-        (16, {"channel_mixer": True}, 18.36, 18_360_320),
+        (16, {"frame_transform": mixer_frame_transform}, 18.36, 18_360_320),
     ],
 )
 def test_iono_convlstm_counts_match_table_1(c, opts, table, exact):
-    n = _iono_count("convlstm", c, **opts)
+    n = _iono_count("convlstm", c, openstl_inert_params=True, **opts)
     # §1.6: each patched input channel costs 5·5·4·128 = 12 800 first-layer weights
     assert n == 15_083_520 + 12_800 * 16 * ((c - 1) + (1 if opts else 0))
     assert n == exact and abs(n / 1e6 - table) < 0.005
+    # without the flag: minus the inert conv_o (2·128 → 128, 5×5) and conv_last (2·128 → 128,
+    # 1×1) of each of the 4 cells, 4 · (256·128·25 + 256·128) = 3 407 872
+    assert _iono_count("convlstm", c, **opts) == exact - 4 * (256 * 128 * 25 + 256 * 128)

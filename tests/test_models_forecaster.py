@@ -116,8 +116,12 @@ def test_config_errors_name_the_key():
 
 
 def test_count_parameters_trainable_only():
-    fc = build_forecaster(CONVLSTM, META)
+    cfg = {**CONVLSTM, "backbone": {**CONVLSTM["backbone"], "openstl_inert_params": True}}
+    fc = build_forecaster(cfg, META)
     assert count_parameters(fc) > count_parameters(fc, trainable_only=True) > 0
+    lean = build_forecaster(CONVLSTM, META)  # the inert parameters are opt-in
+    assert count_parameters(lean) == count_parameters(lean, trainable_only=True)
+    assert count_parameters(lean) == count_parameters(fc, trainable_only=True)
 
 
 @pytest.mark.slow

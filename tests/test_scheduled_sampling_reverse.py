@@ -117,3 +117,69 @@ def test_trainer_passes_the_reverse_pair_and_logs_the_future_probability(tmp_pat
     train_calls = [tf for tf in spy.seen if tf is not None]
     assert train_calls == [reverse_teacher_forcing(k, 1, 3, 1.0) for k in range(4)]
     assert summary["history"][-1]["teacher_forcing"] == 0.0
+
+
+def test_reverse_scheduled_sampling_trains_a_convlstm_through_the_pipeline(tmp_path):
+    """``train.scheduled_sampling.kind: reverse`` with the demo model, ConvLSTM (small): the
+    Trainer hands the Forecaster the (warmup, future) pair, the backbone feeds its own
+    reconstructions at warm-up steps (it would ignore warmup if it could not), and training
+    runs to finite losses. ConvLSTM takes the pair since it runs the shared rollout."""
+    import torch
+
+    from engine_toy import meta_of
+    from geostl.models import build_forecaster
+
+    ds, _, _ = tec_datasets(t_out=4)
+    meta = meta_of(ds["train"])
+    torch.manual_seed(0)
+    model = build_forecaster(
+        {"backbone": {"name": "convlstm", "num_hidden": [4], "filter_size": 3,
+                      "patch_size": 1}, "fusion": "concat"}, meta)  # fmt: skip
+    backbone = model.backbone
+    seen: list = []
+    backbone.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.append(kwargs.get("teacher_forcing")), with_kwargs=True
+    )
+    fed: list = []
+    first = backbone.cells[0]
+    first.register_forward_pre_hook(lambda m, args: fed.append(args[0].detach().clone()))
+    cfg = {"epochs": 1, "batch_size": 4, "max_steps_per_epoch": 3, "schedule": "constant",
+           "scheduled_sampling": {"kind": "reverse", "r_sampling_step_1": 1,
+                                  "r_sampling_step_2": 3, "r_exp_alpha": 1.0}}  # fmt: skip
+    summary = Trainer(model, ds, cfg, None, tmp_path / "r", progress=False).fit()
+    pairs = [tf for tf in seen if tf is not None]
+    assert pairs == [reverse_teacher_forcing(k, 1, 3, 1.0) for k in range(3)]
+    assert all(math.isfinite(v) for row in summary["history"] for k, v in row.items()
+               if isinstance(v, float))  # fmt: skip
+    # the backbone itself: warmup 0 feeds its own reconstruction at steps 1 … T_in − 1
+    x, fa, truth = _convlstm_inputs(backbone)
+    backbone.train()
+    fed.clear()
+    with torch.no_grad():
+        backbone(x, fa, 4, truth=truth, teacher_forcing=(0.0, 0.0))
+    given = patch_frames(backbone, x)
+    assert torch.equal(fed[0], given[:, 0])
+    own = fed[1][:, : backbone.out_channels]  # own reconstruction of frame 1, not the input
+    assert not torch.equal(own, given[:, 1, : backbone.out_channels])
+    assert torch.equal(fed[1][:, backbone.out_channels :], given[:, 1, backbone.out_channels :])
+    fed.clear()
+    with torch.no_grad():
+        backbone(x, fa, 4, truth=truth, teacher_forcing=(1.0, 0.0))
+    assert all(torch.equal(fed[t], given[:, t]) for t in range(backbone.t_in))
+
+
+def _convlstm_inputs(backbone):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    c = backbone.out_channels + backbone.aux_channels
+    x = torch.randn(2, backbone.t_in, c, backbone.h, backbone.w, generator=g)
+    fa = torch.randn(2, 4, backbone.aux_channels, backbone.h, backbone.w, generator=g)
+    truth = torch.randn(2, 4, backbone.out_channels, backbone.h, backbone.w, generator=g)
+    return x, (fa if backbone.aux_channels else None), truth
+
+
+def patch_frames(backbone, x):
+    from geostl.models.patching import patch
+
+    return patch(x, backbone.patch_size)

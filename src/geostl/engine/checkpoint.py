@@ -252,10 +252,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def build_model_from_checkpoint(ckpt: Mapping[str, Any] | str | os.PathLike) -> torch.nn.Module:
     """Rebuild the model and load its weights: a task model (``model_cfg["task"]`` names a
     task of :data:`geostl.tasks.TASKS`) with its task's ``build_model``, else the Forecaster
-    with ``geostl.models.build_forecaster``."""
+    (:func:`geostl.models.forecaster.forecaster_for_state_dict`: checkpoints saved before
+    ``openstl_inert_params`` became opt-in load with the flag set from their weights)."""
     if not isinstance(ckpt, Mapping):
         ckpt = load_checkpoint(ckpt)
-    from geostl.models import build_forecaster
+    from geostl.models.forecaster import forecaster_for_state_dict
 
     args = ckpt["model"]["constructor_args"]
     task_name = args["model_cfg"].get("task") if isinstance(args["model_cfg"], Mapping) else None
@@ -268,9 +269,7 @@ def build_model_from_checkpoint(ckpt: Mapping[str, Any] | str | os.PathLike) -> 
         model = task.build_model(args["model_cfg"], args["meta"])
         model.load_state_dict(ckpt["model"]["state_dict"])
         return model
-    model = build_forecaster(args["model_cfg"], args["meta"])
-    model.load_state_dict(ckpt["model"]["state_dict"])
-    return model
+    return forecaster_for_state_dict(args["model_cfg"], args["meta"], ckpt["model"]["state_dict"])
 
 
 def normaliser_from_checkpoint(ckpt: Mapping[str, Any]):

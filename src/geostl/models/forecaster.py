@@ -12,8 +12,9 @@
 The backbone receives ``in_shape=(t_in, C + A, height, width)``, ``out_channels=C``,
 ``t_out`` and ``aux_channels=A`` (A from the fusion); those four are set from ``meta`` and
 may not appear in ``model.backbone``. It also receives the fusion's ``backbone_options``
-(``channel_mixer`` for ``fusion: mixer``, ``action_channels`` for ``fusion: action``), which
-are chosen through ``model.fusion`` and may not appear in ``model.backbone`` either.
+(``frame_transform`` for ``fusion: mixer``, ``action_channels`` for ``fusion: action``), which
+are chosen through ``model.fusion`` and may not appear in ``model.backbone`` either (nor the
+former ``channel_mixer`` flag).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ MODEL_KEYS = ("backbone", "fusion", "residual", "frame")
 RESIDUAL_MODES = ("none", "last")
 FRAMES = ("geographic", "sun_fixed")
 RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
+#: backbone keys a fusion sets: its options plus the former mixer flag (now ``frame_transform``)
+FUSION_BACKBONE_KEYS = (*BACKBONE_OPTION_KEYS, "channel_mixer")
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
@@ -212,11 +215,11 @@ class Forecaster(nn.Module):
                 f"model.backbone.{reserved[0]} is set from the data (meta) and "
                 f"may not be given; remove {reserved}"
             )
-        options = [k for k in kwargs if k in BACKBONE_OPTION_KEYS]
+        options = [k for k in kwargs if k in FUSION_BACKBONE_KEYS]
         if options:
             raise KeyError(
                 f"model.backbone.{options[0]} is set by the fusion and may not be given; "
-                "choose model.fusion: mixer (channel_mixer) or action (action_channels) instead"
+                "choose model.fusion: mixer (frame_transform) or action (action_channels) instead"
             )
         fusion_name = cfg.get("fusion", "concat")
         self.fusion = FUSIONS.build(
@@ -316,3 +319,33 @@ class Forecaster(nn.Module):
 def build_forecaster(model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> Forecaster:
     """Build a :class:`Forecaster` from the run config's ``model`` section and the data meta."""
     return Forecaster(model_cfg, meta)
+
+
+#: backbone flag whose default changed (True before, False now): OpenSTL's unused weights
+INERT_FLAG = "openstl_inert_params"
+
+
+def forecaster_for_state_dict(
+    model_cfg: Mapping[str, Any], meta: Mapping[str, Any], state_dict: Mapping[str, Any]
+) -> Forecaster:
+    """Build the Forecaster that ``state_dict`` was saved from and load it (strict).
+
+    Checkpoints written before ``model.backbone.openstl_inert_params`` became opt-in (default
+    False) do not carry the key but hold OpenSTL's inert weights (the old default was True).
+    When the config lacks the key, the backbone takes it and the state dict has keys the
+    default model lacks, the flag is set to True; the returned model's ``constructor_args()``
+    then carry it. Any other mismatch raises as ``load_state_dict`` does.
+    """
+    model = Forecaster(model_cfg, meta)
+    backbone = model._model_cfg["backbone"]
+    if isinstance(backbone, str):
+        backbone = {"name": backbone}
+    extra = set(state_dict) - set(model.state_dict())
+    accepted = BACKBONES.accepted_arguments(backbone["name"]) or ()
+    if extra and INERT_FLAG not in backbone and INERT_FLAG in accepted:
+        cfg = {**model._model_cfg, "backbone": {**backbone, INERT_FLAG: True}}
+        flagged = Forecaster(cfg, meta)
+        if set(state_dict) == set(flagged.state_dict()):
+            model = flagged
+    model.load_state_dict(state_dict)
+    return model

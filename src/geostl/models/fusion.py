@@ -13,23 +13,45 @@ the dataset provides them (it already applies the future-forcing policy).
 
 A fusion may also ask the backbone to handle the channels in its own way: ``backbone_options``
 (a dict, empty for ``concat`` and ``none``) is passed to the backbone constructor by the
-Forecaster. ``mixer`` sets ``channel_mixer=True`` (the backbone feeds every frame through the
-parameter-free Channel Mixer Layer, :mod:`geostl.models.channel_mixer`); ``action`` sets
-``action_channels=True`` (the auxiliary channels modulate the recurrent gates instead of being
-frame inputs). Both give the same ``x`` and ``future_aux`` as ``concat``.
+Forecaster. Both give the same ``x`` and ``future_aux`` as ``concat``:
+
+- ``mixer`` passes ``frame_transform=mixer_frame_transform``, a per-frame hook: a
+  :data:`FrameTransform` factory the backbone calls once with its channel counts and frame
+  layout; the module it returns (the parameter-free Channel Mixer Layer,
+  :mod:`geostl.models.channel_mixer`) is applied by the backbone's rollout to every frame it
+  feeds, so backbones know nothing of the mixer;
+- ``action`` sets ``action_channels=True`` (the auxiliary channels modulate the recurrent gates
+  instead of being frame inputs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
-from geostl.models.channel_mixer import mixer_cell_size
+from geostl.models.channel_mixer import ChannelMixer, mixer_cell_size
 from geostl.models.registry import FUSIONS
 
-BACKBONE_OPTION_KEYS = ("channel_mixer", "action_channels")
+BACKBONE_OPTION_KEYS = ("frame_transform", "action_channels")
+
+#: A per-frame fusion hook: ``factory(in_channels, target_channels, layout, patch_size, where)``
+#: returns a module mapping a frame (B, [T,] in_channels·p², h, w) of ``layout`` ("raster" or
+#: "patched" with factor p) to (B, [T,] out_channels, h, w) and exposing ``out_channels`` (the
+#: channels the backbone's first layer then reads); ``where`` names the backbone for errors
+#: (``"backbone 'convlstm'"``).
+FrameTransform = Callable[[int, int, str, int, str], nn.Module]
+
+
+def mixer_frame_transform(
+    in_channels: int, target_channels: int, layout: str, patch_size: int, where: str
+) -> ChannelMixer:
+    """The ``mixer`` fusion's :data:`FrameTransform`: cat[bypass, Mix(frame)] in ``layout``
+    (:class:`geostl.models.channel_mixer.ChannelMixer`; out_channels = p²·(C_out + C_in))."""
+    return ChannelMixer(
+        in_channels, target_channels, layout, patch_size, f"fusion 'mixer' ({where})"
+    )
 
 
 def _get(batch: Mapping[str, torch.Tensor], key: str, fusion: str) -> torch.Tensor:
@@ -48,7 +70,7 @@ def _expect(t: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
 class _FusionBase(nn.Module):
     name = "?"
     #: keyword arguments the Forecaster passes to the backbone constructor
-    backbone_options: dict[str, bool] = {}
+    backbone_options: dict[str, object] = {}
 
     def __init__(
         self, target_channels: int, forcing_channels: int = 0, static_channels: int = 0
@@ -144,13 +166,14 @@ class TargetOnlyFusion(_FusionBase):
 class MixerFusion(ConcatFusion):
     """The Channel Mixer Layer (seed 000): inputs as ``concat``; the backbone mixes every frame.
 
-    The backbone (built with ``channel_mixer=True``) feeds cat[target channels (bypass),
-    Mix(frame)] to its first layer, in its own layout (raster for SimVP/TAU, patched for the
-    recurrent backbones; :mod:`geostl.models.channel_mixer`). C + A must be a square k² >= 4.
+    The backbone (built with ``frame_transform=mixer_frame_transform``) feeds cat[target
+    channels (bypass), Mix(frame)] to its first layer, in its own layout (raster for SimVP/TAU,
+    patched for the recurrent backbones; :mod:`geostl.models.channel_mixer`). C + A must be a
+    square k² >= 4.
     """
 
     name = "mixer"
-    backbone_options = {"channel_mixer": True}
+    backbone_options = {"frame_transform": mixer_frame_transform}
 
     def __init__(
         self, target_channels: int, forcing_channels: int = 0, static_channels: int = 0

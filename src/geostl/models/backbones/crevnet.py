@@ -50,9 +50,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._contract import check_construction
+from geostl.models.backbones._rollout import RecurrentRollout
 from geostl.models.backbones.crevnet_blocks import (
     ENCODER_NORMS,
     InvertibleAutoencoder,
@@ -64,7 +64,7 @@ TEMP = 3
 
 
 @BACKBONES.register("crevnet")
-class CrevNet(nn.Module):
+class CrevNet(RecurrentRollout):
     """Invertible autoencoder + reversible ConvLSTM predictor with scheduled sampling.
 
     Args:
@@ -130,6 +130,7 @@ class CrevNet(nn.Module):
                 f"crevnet: the encoder squeezes by {scale} (init_ds · 2 per stride 2), which must "
                 f"divide H={h} and W={w} (pad the grid with data.padding.multiple)"
             )
+        self.backbone_name = "crevnet"
         self.t_in, self.h, self.w = t_in, h, w
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
         self.encoder = InvertibleAutoencoder(c_in, n_blocks, n_strides, init_ds, mult, encoder_norm)
@@ -141,56 +142,23 @@ class CrevNet(nn.Module):
             )
         self.latent_hw = (h // scale, w // scale)
         self.frame_predictor = ReversiblePredictor(self.rnn_size, predictor_rnn_layers)
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        future_aux: torch.Tensor | None,
-        t_out: int,
-        truth: torch.Tensor | None = None,
-        teacher_forcing: float | None = None,
-    ) -> torch.Tensor:
-        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
-        self.aux_losses = {}
-        tf = check_forward(
-            "crevnet",
-            x,
-            future_aux,
-            t_out,
-            truth,
-            teacher_forcing,
-            t_in=self.t_in,
-            c_out=self.out_channels,
-            aux=self.aux_channels,
-            hw=(self.h, self.w),
-        )
-        forced = truth if truth is not None and tf > 0.0 else None
-        b = x.shape[0]
-        zeros = x.new_zeros(b, self.rnn_size, TEMP, *self.latent_hw)
+    def init_state(self, batch: int, ref: torch.Tensor) -> tuple:
+        """(fed window: TEMP − 1 copies of input frame 0, predictor states, zig-zag memory),
+        states and memory (B, rnn_size, TEMP, *latent_hw)."""
+        zeros = ref.new_zeros(batch, self.rnn_size, TEMP, *self.latent_hw)
         states = [(zeros, zeros) for _ in self.frame_predictor.convlstm]
-        memo = zeros
-        fed = [x[:, 0]] * (TEMP - 1)
-        outputs: list[torch.Tensor] = []
-        generated: torch.Tensor | None = None
-        for t in range(self.t_in + t_out - 1):
-            if t < self.t_in:
-                frame = x[:, t]
-            else:
-                k = t - self.t_in
-                target = generated
-                if forced is not None:
-                    if tf >= 1.0:
-                        target = forced[:, k]
-                    else:
-                        use = torch.rand(b, device=x.device) < tf
-                        target = torch.where(use[:, None, None, None], forced[:, k], generated)
-                frame = torch.cat((target, future_aux[:, k]), 1) if self.aux_channels else target
-            fed = [*fed[-(TEMP - 1) :], frame]
-            latent = self.encoder.encode(torch.stack(fed, dim=2))
-            latent, states, memo = self.frame_predictor(latent, states, memo)
-            window = self.encoder.decode(latent)
-            if t >= self.t_in - 1:
-                generated = window[:, : self.out_channels, -1]
-                outputs.append(generated)
-        return torch.stack(outputs, dim=1)
+        return [ref[:, 0]] * (TEMP - 1), states, zeros
+
+    def step(self, net: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """Slide the window on by the fed frame (B, C_in, H, W), encode, predict, decode: the
+        decoded window (B, C_in, TEMP, H, W)."""
+        fed, states, memo = state
+        fed = [*fed[-(TEMP - 1) :], net]
+        latent = self.encoder.encode(torch.stack(fed, dim=2))
+        latent, states, memo = self.frame_predictor(latent, states, memo)
+        return self.encoder.decode(latent), (fed, states, memo)
+
+    def predict(self, top: torch.Tensor) -> torch.Tensor:
+        """The target channels of the window's newest frame: (B, C_out, H, W)."""
+        return top[:, : self.out_channels, -1]

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._rollout import _blend
 from geostl.models.backbones.dmvfn_blocks import (
     MVFB,
     RoutingModule,
@@ -196,7 +197,6 @@ class DMVFN(nn.Module):
         supervise = self.training and truth is not None and self.deep_supervision
         n = len(self.stu)
         weights = [self.gamma ** (n - 1 - i) for i in range(n)]
-        b = x.shape[0]
         img0, img1 = x[:, -2], x[:, -1]
         outputs: list[torch.Tensor] = []
         block_loss = x.new_zeros(())
@@ -208,13 +208,7 @@ class DMVFN(nn.Module):
                     block_loss = block_loss + wgt * (out - truth[:, k]).abs().mean()
             if k + 1 == t_out:
                 break
-            fed = pred
-            if truth is not None and tf > 0.0:
-                if tf >= 1.0:
-                    fed = truth[:, k]
-                else:
-                    use = torch.rand(b, device=x.device) < tf
-                    fed = torch.where(use[:, None, None, None], truth[:, k], pred)
+            fed = pred if truth is None or tf <= 0.0 else _blend(truth[:, k], pred, tf)
             nxt = torch.cat([fed, future_aux[:, k]], dim=1) if self.aux_channels else fed
             img0, img1 = img1, nxt
         if supervise:

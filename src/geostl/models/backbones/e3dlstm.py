@@ -39,14 +39,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._contract import check_construction
+from geostl.models.backbones._rollout import RecurrentRollout
 from geostl.models.backbones.e3dlstm_cell import Eidetic3DLSTMCell
-from geostl.models.patching import merge_patched_channels, patch, unpatch
 from geostl.models.registry import BACKBONES
 
 
 @BACKBONES.register("e3dlstm")
-class E3DLSTM(nn.Module):
+class E3DLSTM(RecurrentRollout):
     """Eidetic 3D LSTM with a sliding temporal window, patching and scheduled sampling.
 
     Args:
@@ -114,7 +114,9 @@ class E3DLSTM(nn.Module):
             )
         self.t_in, self.h, self.w = t_in, h, w
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
-        self.patch_size, self.window_length = patch_size, window_length
+        self.backbone_name = name
+        self.patch_size = self.frame_patch = patch_size
+        self.window_length = window_length
         self.num_hidden = hidden
         self.l1_loss = bool(l1_loss)
         hp, wp = h // patch_size, w // patch_size
@@ -140,67 +142,38 @@ class E3DLSTM(nn.Module):
             stride=(window_length, 1, 1),
             bias=False,
         )
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        future_aux: torch.Tensor | None,
-        t_out: int,
-        truth: torch.Tensor | None = None,
-        teacher_forcing: float | None = None,
-    ) -> torch.Tensor:
-        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
-        self.aux_losses = {}
-        tf = check_forward(
-            "e3dlstm",
-            x,
-            future_aux,
-            t_out,
-            truth,
-            teacher_forcing,
-            t_in=self.t_in,
-            c_out=self.out_channels,
-            aux=self.aux_channels,
-            hw=(self.h, self.w),
-        )
-        p = self.patch_size
-        frames = patch(x, p)
-        aux = patch(future_aux, p) if self.aux_channels else None
-        forced = patch(truth, p) if truth is not None and tf > 0.0 else None
-        b, _, _, hp, wp = frames.shape
-        n, win = self.num_hidden[0], self.window_length
-        hs = [frames.new_zeros(b, n, win, hp, wp) for _ in self.cells]
-        cs = [frames.new_zeros(b, n, win, hp, wp) for _ in self.cells]
+    def init_state(self, batch: int, ref: torch.Tensor) -> tuple:
+        """Zero (h per layer, c per layer, c-histories, global memory, fed window), h/c/memory
+        (B, hidden, window, H/p, W/p); the window starts with window − 1 zero frames."""
+        n, win, hp, wp = self.num_hidden[0], self.window_length, *ref.shape[-2:]
+        hs = [ref.new_zeros(batch, n, win, hp, wp) for _ in self.cells]
+        cs = [ref.new_zeros(batch, n, win, hp, wp) for _ in self.cells]
         histories: list[list[torch.Tensor]] = [[] for _ in self.cells]
-        memory = frames.new_zeros(b, n, win, hp, wp)
-        fed = [torch.zeros_like(frames[:, 0]) for _ in range(win - 1)]
-        outputs: list[torch.Tensor] = []
-        generated: torch.Tensor | None = None
-        for t in range(self.t_in + t_out - 1):
-            if t < self.t_in:
-                net = frames[:, t]
-            else:
-                k = t - self.t_in  # the future frame fed in at this step
-                target = generated
-                if forced is not None:
-                    if tf >= 1.0:
-                        target = forced[:, k]
-                    else:
-                        use = torch.rand(b, device=frames.device) < tf
-                        target = torch.where(use[:, None, None, None], forced[:, k], generated)
-                net = merge_patched_channels(target, aux[:, k], p) if aux is not None else target
-            fed.append(net)
-            fed = fed[-win:]
-            inp = torch.stack(fed, dim=2)  # (B, p²·C_in, window, hp, wp), oldest first
-            for i, cell in enumerate(self.cells):
-                histories[i].append(cs[i])
-                below = inp if i == 0 else hs[i - 1]
-                hs[i], cs[i], memory = cell(below, hs[i], cs[i], memory, histories[i])
-            if t >= self.t_in - 1:
-                generated = self.readout(hs[-1]).squeeze(2)
-                outputs.append(generated)
-        pred = unpatch(torch.stack(outputs, dim=1), p)
+        memory = ref.new_zeros(batch, n, win, hp, wp)
+        fed = [torch.zeros_like(ref[:, 0]) for _ in range(win - 1)]
+        return hs, cs, histories, memory, fed
+
+    def step(self, net: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """Slide the window on by the fed frame (B, p²·C_in, H/p, W/p), run the stack; the top
+        h (B, hidden, window, H/p, W/p)."""
+        hs, cs, histories, memory, fed = state
+        fed = [*fed, net][-self.window_length :]
+        inp = torch.stack(fed, dim=2)  # (B, p²·C_in, window, hp, wp), oldest first
+        for i, cell in enumerate(self.cells):
+            histories[i].append(cs[i])
+            below = inp if i == 0 else hs[i - 1]
+            hs[i], cs[i], memory = cell(below, hs[i], cs[i], memory, histories[i])
+        return hs[-1], (hs, cs, histories, memory, fed)
+
+    def predict(self, top: torch.Tensor) -> torch.Tensor:
+        """Temporal readout of the top h: (B, p²·C_out, H/p, W/p)."""
+        return self.readout(top).squeeze(2)
+
+    def finish_rollout(
+        self, pred: torch.Tensor, truth: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        """``{"l1": mean |pred − truth|}`` with ``l1_loss`` and a truth, else empty."""
         if self.l1_loss and truth is not None:
-            self.aux_losses = {"l1": (pred - truth).abs().mean()}
-        return pred
+            return {"l1": (pred - truth).abs().mean()}
+        return {}

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._contract import check_construction
+from geostl.models.backbones._rollout import RecurrentRollout
 from geostl.models.registry import BACKBONES
 
 
@@ -84,7 +85,7 @@ class FCGRUCell(nn.Module):
         return ref.new_zeros(b, self.hidden)
 
 
-class _FCRecurrent(nn.Module):
+class _FCRecurrent(RecurrentRollout):
     """Stacked fully connected recurrent cells on flattened frames (see the module doc).
 
     Args:
@@ -121,6 +122,7 @@ class _FCRecurrent(nn.Module):
                 raise ValueError(
                     f"{self.name}: num_hidden must list positive ints, got {num_hidden!r}"
                 )
+        self.backbone_name = self.name
         self.t_in, self.h, self.w = t_in, h, w
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
         self.num_hidden = hidden
@@ -129,57 +131,22 @@ class _FCRecurrent(nn.Module):
             self.cell_cls(sizes[i], sizes[i + 1]) for i in range(len(hidden))
         )
         self.readout = nn.Linear(hidden[-1], out_channels * h * w)
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        future_aux: torch.Tensor | None,
-        t_out: int,
-        truth: torch.Tensor | None = None,
-        teacher_forcing: float | None = None,
-    ) -> torch.Tensor:
-        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
-        self.aux_losses = {}
-        tf = check_forward(
-            self.name,
-            x,
-            future_aux,
-            t_out,
-            truth,
-            teacher_forcing,
-            t_in=self.t_in,
-            c_out=self.out_channels,
-            aux=self.aux_channels,
-            hw=(self.h, self.w),
-        )
-        b = x.shape[0]
-        states = [cell.init_state(b, x) for cell in self.cells]
-        forced = truth if truth is not None and tf > 0.0 else None
-        outputs: list[torch.Tensor] = []
-        generated: torch.Tensor | None = None
-        for t in range(self.t_in + t_out - 1):
-            if t < self.t_in:
-                frame = x[:, t]
-            else:
-                k = t - self.t_in
-                target = generated
-                if forced is not None:
-                    if tf >= 1.0:
-                        target = forced[:, k]
-                    else:
-                        use = torch.rand(b, device=x.device) < tf
-                        target = torch.where(use[:, None, None, None], forced[:, k], generated)
-                frame = (
-                    torch.cat([target, future_aux[:, k]], dim=1) if self.aux_channels else target
-                )
-            z = frame.reshape(b, -1)
-            for i, cell in enumerate(self.cells):
-                z, states[i] = cell(z, states[i])
-            if t >= self.t_in - 1:
-                generated = self.readout(z).reshape(b, self.out_channels, self.h, self.w)
-                outputs.append(generated)
-        return torch.stack(outputs, dim=1)
+    def init_state(self, batch: int, ref: torch.Tensor) -> list:
+        """Each cell's zero state."""
+        return [cell.init_state(batch, ref) for cell in self.cells]
+
+    def step(self, net: torch.Tensor, state: list) -> tuple[torch.Tensor, list]:
+        """The flattened frame (B, C_in·H·W) through the cells: top output (B, hidden[-1])."""
+        z = net.reshape(net.shape[0], -1)
+        state = list(state)
+        for i, cell in enumerate(self.cells):
+            z, state[i] = cell(z, state[i])
+        return z, state
+
+    def predict(self, top: torch.Tensor) -> torch.Tensor:
+        """Linear readout back to a frame: (B, C_out, H, W)."""
+        return self.readout(top).reshape(top.shape[0], self.out_channels, self.h, self.w)
 
 
 @BACKBONES.register("fc_lstm")

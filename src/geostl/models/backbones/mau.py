@@ -20,8 +20,8 @@ steps, future frame k fed at step T_in + k as cat(own output or truth, future_au
 
 OpenSTL's class also builds two 1×1 convolutions its forward never uses (``merge``:
 2·hidden → hidden, ``conv_last_sr``: 2·p²·C_in → p²·C_in; 8 259 parameters at the iono
-configuration). ``openstl_inert_params=True`` (default) keeps them frozen so counts and
-state-dict keys match OpenSTL.
+configuration). ``openstl_inert_params=True`` (opt-in; default False) keeps them frozen so
+counts and state-dict keys match OpenSTL.
 
 Parameters at the iono configuration (72×72, C 1, hidden 4×64, filter 5, patch 1, sr 4,
 τ 5): 4 762 116 (OpenSTL's class: 4.76 M). The seed's Table 1 gives 4.72 M because the seed's
@@ -38,16 +38,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._contract import check_construction
+from geostl.models.backbones._rollout import RecurrentRollout
 from geostl.models.backbones.mau_cell import MAUCell
-from geostl.models.patching import merge_patched_channels, patch, unpatch
 from geostl.models.registry import BACKBONES
 
 MODEL_MODES = ("normal", "recall")
 
 
 @BACKBONES.register("mau")
-class MAU(nn.Module):
+class MAU(RecurrentRollout):
     """Motion-aware unit network with a strided encoder/decoder and scheduled sampling.
 
     Args:
@@ -84,7 +84,7 @@ class MAU(nn.Module):
         tau: int = 5,
         cell_mode: str = "normal",
         model_mode: str = "normal",
-        openstl_inert_params: bool = True,
+        openstl_inert_params: bool = False,
     ) -> None:
         super().__init__()
         t_in, c_in, h, w = check_construction("mau", in_shape, out_channels, t_out, aux_channels)
@@ -116,7 +116,9 @@ class MAU(nn.Module):
             raise ValueError(f"mau: model_mode must be one of {MODEL_MODES}, got {model_mode!r}")
         self.t_in, self.h, self.w = t_in, h, w
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
-        self.patch_size, self.tau, self.model_mode = patch_size, tau, model_mode
+        self.backbone_name = "mau"
+        self.patch_size = self.frame_patch = patch_size
+        self.tau, self.model_mode = tau, model_mode
         self.num_hidden = hidden
         width = hidden[0]
         frame_in = patch_size * patch_size * c_in
@@ -143,7 +145,6 @@ class MAU(nn.Module):
             self.conv_last_sr = nn.Conv2d(2 * frame_in, frame_in, 1)
             for module in (self.merge, self.conv_last_sr):
                 module.requires_grad_(False)
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
     def _step(
         self,
@@ -173,54 +174,20 @@ class MAU(nn.Module):
                 out = out + feats[-2 - i]
         return self.readout(out)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        future_aux: torch.Tensor | None,
-        t_out: int,
-        truth: torch.Tensor | None = None,
-        teacher_forcing: float | None = None,
-    ) -> torch.Tensor:
-        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
-        self.aux_losses = {}
-        tf = check_forward(
-            "mau",
-            x,
-            future_aux,
-            t_out,
-            truth,
-            teacher_forcing,
-            t_in=self.t_in,
-            c_out=self.out_channels,
-            aux=self.aux_channels,
-            hw=(self.h, self.w),
-        )
-        p = self.patch_size
-        frames = patch(x, p)
-        aux = patch(future_aux, p) if self.aux_channels else None
-        forced = patch(truth, p) if truth is not None and tf > 0.0 else None
-        b = frames.shape[0]
-        zeros = frames.new_zeros(b, self.num_hidden[0], *self.latent_hw)
+    def init_state(self, batch: int, ref: torch.Tensor) -> tuple:
+        """Zero (temporal state per layer, its last tau per layer, spatial inputs' last tau per
+        layer), each (B, hidden, *latent_hw)."""
+        zeros = ref.new_zeros(batch, self.num_hidden[0], *self.latent_hw)
         t_states = [zeros for _ in self.cells]
         t_hist = [[zeros] * self.tau for _ in self.cells]
         s_hist = [[zeros] * self.tau for _ in self.cells]
-        outputs: list[torch.Tensor] = []
-        generated: torch.Tensor | None = None
-        for t in range(self.t_in + t_out - 1):
-            if t < self.t_in:
-                net = frames[:, t]
-            else:
-                k = t - self.t_in
-                target = generated
-                if forced is not None:
-                    if tf >= 1.0:
-                        target = forced[:, k]
-                    else:
-                        use = torch.rand(b, device=frames.device) < tf
-                        target = torch.where(use[:, None, None, None], forced[:, k], generated)
-                net = merge_patched_channels(target, aux[:, k], p) if aux is not None else target
-            out = self._step(net, t_states, t_hist, s_hist)
-            if t >= self.t_in - 1:
-                generated = out
-                outputs.append(out)
-        return unpatch(torch.stack(outputs, dim=1), p)
+        return t_states, t_hist, s_hist
+
+    def step(self, net: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """One step on the patched frame (B, p²·C_in, H/p, W/p): the decoded readout is both
+        top state and forecast (B, p²·C_out, H/p, W/p)."""
+        return self._step(net, *state), state
+
+    def predict(self, top: torch.Tensor) -> torch.Tensor:
+        """:meth:`step` already reads out: the identity."""
+        return top

@@ -33,13 +33,15 @@ Differences from OpenSTL's code, none of which changes parameter counts:
 - OpenSTL also runs the MIMN units on zeros at the first step and discards the result (zero
   output either way); this is skipped. fvcore's trace dropped those calls too, so the MACs
   agree with the seed's 711 G.
-- ``openstl_inert_params=True`` (default) keeps OpenSTL's unused MIMN ``conv_last`` (2·hidden →
-  hidden, 1×1; 98 304 of the 38.20 M parameters at the iono configuration), frozen.
+- ``openstl_inert_params=True`` (opt-in; default False) keeps OpenSTL's unused MIMN
+  ``conv_last`` (2·hidden → hidden, 1×1; 98 304 of the 38.20 M parameters at the iono
+  configuration), frozen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,7 +66,7 @@ class MIM(PatchedRecurrentBackbone):
         patch_size: space-to-depth factor p; H and W must be divisible by it (iono: 4).
         layer_norm: LayerNorm after every gate convolution (iono: False).
         openstl_inert_params: keep OpenSTL's unused, frozen MIMN ``conv_last`` convolutions.
-        channel_mixer: Channel Mixer Layer on every fed frame (set by ``fusion: mixer``).
+        frame_transform: the fusion's per-frame hook, applied by the rollout (``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W).
@@ -81,8 +83,8 @@ class MIM(PatchedRecurrentBackbone):
         stride: int = 1,
         patch_size: int = 4,
         layer_norm: bool = False,
-        openstl_inert_params: bool = True,
-        channel_mixer: bool = False,
+        openstl_inert_params: bool = False,
+        frame_transform: Any = None,
     ) -> None:
         super().__init__(
             "mim",
@@ -95,7 +97,7 @@ class MIM(PatchedRecurrentBackbone):
             stride,
             patch_size,
             min_layers=2,
-            channel_mixer=channel_mixer,
+            frame_transform=frame_transform,
         )
         hidden = self.num_hidden
         n, hp, wp, ln = hidden[0], self.hp, self.wp, bool(layer_norm)

@@ -91,15 +91,15 @@ class MIMMemory(nn.Module):
         c' = σ(f + f_c + 1)·c + σ(i + i_c)·tanh(g)
         h' = σ(o + c' ⊙ oc_weight)·tanh(c')              (oc_weight: (hidden, H, W))
 
-    ``ct_weight`` and ``oc_weight`` start at zero, as in OpenSTL. With ``inert_params`` the unit
-    also builds OpenSTL's MIMN ``conv_last`` (2·hidden → hidden, 1×1), which its forward never
-    uses; it is frozen (``requires_grad=False``) and only keeps counts and state-dict keys equal
-    to OpenSTL's.
+    ``ct_weight`` and ``oc_weight`` start at zero, as in OpenSTL. With ``openstl_inert_params``
+    the unit also builds OpenSTL's MIMN ``conv_last`` (2·hidden → hidden, 1×1), which its
+    forward never uses; it is frozen (``requires_grad=False``) and only keeps counts and
+    state-dict keys equal to OpenSTL's.
 
     Args:
         in_channels: channels of x and of h (OpenSTL convolves both with ``in_channels`` inputs);
         hidden: channels of the outputs h', c'; height, width: the grid; filter_size: odd
-        kernel size; layer_norm: LayerNorms after the convolutions; inert_params: see above.
+        kernel size; layer_norm: LayerNorms after the convolutions; openstl_inert_params: see above.
     """
 
     def __init__(
@@ -110,7 +110,7 @@ class MIMMemory(nn.Module):
         width: int,
         filter_size: int,
         layer_norm: bool,
-        inert_params: bool = False,
+        openstl_inert_params: bool = False,
     ) -> None:
         super().__init__()
         self.hidden = hidden
@@ -119,7 +119,7 @@ class MIMMemory(nn.Module):
         self.oc_weight = nn.Parameter(torch.zeros(hidden, height, width))
         self.conv_h_concat = gate_conv(in_channels, 4 * hidden, filter_size, hw)
         self.conv_x_concat = gate_conv(in_channels, 4 * hidden, filter_size, hw)
-        if inert_params:
+        if openstl_inert_params:
             self.conv_last = nn.Conv2d(2 * hidden, hidden, 1, bias=False)
             self.conv_last.requires_grad_(False)
 

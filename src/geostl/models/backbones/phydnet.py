@@ -36,7 +36,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._contract import check_construction
+from geostl.models.backbones._rollout import RecurrentRollout
 from geostl.models.backbones.phydnet_cells import (
     PhyCellCell,
     PhyDConvLSTMCell,
@@ -63,7 +64,7 @@ def _up(nin: int, nout: int, stride: int) -> nn.Sequential:
 
 
 @BACKBONES.register("phydnet")
-class PhyDNet(nn.Module):
+class PhyDNet(RecurrentRollout):
     """PhyCell + ConvLSTM forecaster with the moment constraint.
 
     Args:
@@ -129,6 +130,7 @@ class PhyDNet(nn.Module):
             )
         if convlstm_kernel % 2 == 0:
             raise ValueError(f"phydnet: convlstm_kernel must be odd, got {convlstm_kernel!r}")
+        self.backbone_name = "phydnet"
         self.t_in, self.h, self.w = t_in, h, w
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
         self.width, self.latent_hw = width, (h // patch_size, w // patch_size)
@@ -149,7 +151,6 @@ class PhyDNet(nn.Module):
             for i, n in enumerate(conv)
         )
         self.register_buffer("moment_targets", moment_targets(phycell_kernel), persistent=False)
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
     def moment_loss(self) -> torch.Tensor:
         """Σ over the w input channels of the MSE between the moment matrices of the first
@@ -176,52 +177,26 @@ class PhyDNet(nn.Module):
         out = self.readout(self.decoder(self.decoder_p(hp[-1]) + self.decoder_r(hc[-1])))
         return torch.sigmoid(out) if self.output_sigmoid else out
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        future_aux: torch.Tensor | None,
-        t_out: int,
-        truth: torch.Tensor | None = None,
-        teacher_forcing: float | None = None,
-    ) -> torch.Tensor:
-        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
-        self.aux_losses = {}
-        tf = check_forward(
-            "phydnet",
-            x,
-            future_aux,
-            t_out,
-            truth,
-            teacher_forcing,
-            t_in=self.t_in,
-            c_out=self.out_channels,
-            aux=self.aux_channels,
-            hw=(self.h, self.w),
-        )
-        forced = truth if truth is not None and tf > 0.0 else None
-        b = x.shape[0]
-        hp = [x.new_zeros(b, self.width, *self.latent_hw) for _ in self.phycell]
-        hc = [x.new_zeros(b, c.hidden, *self.latent_hw) for c in self.convcell]
+    def init_state(self, batch: int, ref: torch.Tensor) -> tuple:
+        """Zero (PhyCell h per layer (B, width, *latent_hw), ConvLSTM h and c per layer)."""
+        hp = [ref.new_zeros(batch, self.width, *self.latent_hw) for _ in self.phycell]
+        hc = [ref.new_zeros(batch, c.hidden, *self.latent_hw) for c in self.convcell]
         cc = [torch.zeros_like(t) for t in hc]
-        outputs: list[torch.Tensor] = []
-        generated: torch.Tensor | None = None
-        for t in range(self.t_in + t_out - 1):
-            if t < self.t_in:
-                net = x[:, t]
-            else:
-                k = t - self.t_in
-                target = generated
-                if forced is not None:
-                    if tf >= 1.0:
-                        target = forced[:, k]
-                    else:
-                        use = torch.rand(b, device=x.device) < tf
-                        target = torch.where(use[:, None, None, None], forced[:, k], generated)
-                net = torch.cat([target, future_aux[:, k]], dim=1) if self.aux_channels else target
-            out = self._step(net, hp, hc, cc)
-            if t >= self.t_in - 1:
-                generated = out
-                outputs.append(out)
+        return hp, hc, cc
+
+    def step(self, net: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """One step on the frame (B, C_in, H, W): the decoded forecast (B, C_out, H, W) is both
+        top state and output."""
+        return self._step(net, *state), state
+
+    def predict(self, top: torch.Tensor) -> torch.Tensor:
+        """:meth:`step` already decodes: the identity."""
+        return top
+
+    def finish_rollout(
+        self, pred: torch.Tensor, truth: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        """``{"moment": moment_weight · moment_loss()}`` in training mode, else empty."""
         if self.training and self.moment_weight:
-            self.aux_losses = {"moment": self.moment_weight * self.moment_loss()}
-        return torch.stack(outputs, dim=1)
+            return {"moment": self.moment_weight * self.moment_loss()}
+        return {}

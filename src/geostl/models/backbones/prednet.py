@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geostl.models.backbones._contract import check_construction, check_forward
+from geostl.models.backbones._contract import check_construction
+from geostl.models.backbones._rollout import RecurrentRollout
 from geostl.models.registry import BACKBONES
 
 
@@ -61,7 +62,7 @@ def _odd_sizes(name: str, sizes: Sequence[int], n: int) -> list[int]:
 
 
 @BACKBONES.register("prednet")
-class PredNet(nn.Module):
+class PredNet(RecurrentRollout):
     """Deep predictive coding network with scheduled sampling.
 
     Args:
@@ -121,6 +122,7 @@ class PredNet(nn.Module):
                 f"prednet: H={h} and W={w} must be divisible by 2**(layers − 1) = {scale} "
                 "(pad the grid with data.padding.multiple or use fewer stack_sizes)"
             )
+        self.backbone_name = "prednet"
         self.t_in, self.h, self.w = t_in, h, w
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
         self.stack, self.r_stack = stack, r_stack
@@ -140,7 +142,6 @@ class PredNet(nn.Module):
         self.readout = nn.Conv2d(r_stack[0], out_channels, ahat_k[0], padding=ahat_k[0] // 2)
         if aux_channels:
             self.ahat_aux = nn.Conv2d(r_stack[0], aux_channels, ahat_k[0], padding=ahat_k[0] // 2)
-        self.aux_losses: dict[str, torch.Tensor] = {}
 
     def _top_down(
         self, r: list[torch.Tensor], c: list[torch.Tensor], e: list[torch.Tensor]
@@ -174,57 +175,24 @@ class PredNet(nn.Module):
                 a = F.max_pool2d(F.relu(self.a_convs[l](errors[l])), 2)
         return errors
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        future_aux: torch.Tensor | None,
-        t_out: int,
-        truth: torch.Tensor | None = None,
-        teacher_forcing: float | None = None,
-    ) -> torch.Tensor:
-        """Roll out ``t_out`` frames: (B, T_in, C_in, H, W) → (B, t_out, C_out, H, W)."""
-        self.aux_losses = {}
-        tf = check_forward(
-            "prednet",
-            x,
-            future_aux,
-            t_out,
-            truth,
-            teacher_forcing,
-            t_in=self.t_in,
-            c_out=self.out_channels,
-            aux=self.aux_channels,
-            hw=(self.h, self.w),
-        )
-        forced = truth if truth is not None and tf > 0.0 else None
-        b = x.shape[0]
+    def init_state(self, batch: int, ref: torch.Tensor) -> tuple:
+        """(R, C, E per level, zero; the first top-down pass's predictions Â per level)."""
         r, c, e = [], [], []
         for l, (sa, sr) in enumerate(zip(self.stack, self.r_stack, strict=True)):  # noqa: E741
             hw = (self.h // 2**l, self.w // 2**l)
-            r.append(x.new_zeros(b, sr, *hw))
-            c.append(x.new_zeros(b, sr, *hw))
-            e.append(x.new_zeros(b, 2 * sa, *hw))
+            r.append(ref.new_zeros(batch, sr, *hw))
+            c.append(ref.new_zeros(batch, sr, *hw))
+            e.append(ref.new_zeros(batch, 2 * sa, *hw))
+        return r, c, self._top_down(r, c, e)
+
+    def step(self, net: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """Bottom-up errors of the frame (B, C_in, H, W) against Â, then the top-down pass:
+        the new Â_0 (B, C_in, H, W)."""
+        r, c, ahat = state
+        e = self._bottom_up(net, ahat)
         ahat = self._top_down(r, c, e)
-        outputs: list[torch.Tensor] = []
-        generated: torch.Tensor | None = None
-        for t in range(self.t_in + t_out - 1):
-            if t < self.t_in:
-                frame = x[:, t]
-            else:
-                k = t - self.t_in
-                target = generated
-                if forced is not None:
-                    if tf >= 1.0:
-                        target = forced[:, k]
-                    else:
-                        use = torch.rand(b, device=x.device) < tf
-                        target = torch.where(use[:, None, None, None], forced[:, k], generated)
-                frame = (
-                    torch.cat([target, future_aux[:, k]], dim=1) if self.aux_channels else target
-                )
-            e = self._bottom_up(frame, ahat)
-            ahat = self._top_down(r, c, e)
-            if t >= self.t_in - 1:
-                generated = ahat[0][:, : self.out_channels]
-                outputs.append(generated)
-        return torch.stack(outputs, dim=1)
+        return ahat[0], (r, c, ahat)
+
+    def predict(self, top: torch.Tensor) -> torch.Tensor:
+        """The target channels of Â_0: (B, C_out, H, W)."""
+        return top[:, : self.out_channels]

@@ -11,7 +11,7 @@ rollout, scheduled sampling and reverse scheduled sampling are those of
 Iono configuration (seed Table 1, one channel, 72×72, patch 4): num_hidden 4×128, filter 5,
 stride 1, no layer norm → 23.84 M parameters.
 
-Fusions: ``channel_mixer=True`` (``fusion: mixer``) mixes every fed frame (the shared
+Fusions: ``frame_transform`` (``fusion: mixer``) mixes every fed frame (the shared
 rollout). ``action_channels=True`` (``fusion: action``) feeds only the p²·C_out patched target
 channels as frames and uses the p²·A patched auxiliary channels of each step as the action of
 every layer's :class:`~geostl.models.backbones.predrnn_action_cell.
@@ -22,6 +22,7 @@ ActionSpatioTemporalLSTMCell` (input frame t's auxiliary channels at warm-up ste
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,9 +50,9 @@ class PredRNN(PatchedRecurrentBackbone):
         stride: must be 1 (OpenSTL's argument).
         patch_size: space-to-depth factor p dividing H and W (iono: 4).
         layer_norm: LayerNorm after each gate convolution (iono: False).
-        channel_mixer: Channel Mixer Layer on every fed frame (set by ``fusion: mixer``).
+        frame_transform: the fusion's per-frame hook, applied by the rollout (``fusion: mixer``).
         action_channels: action-conditioned cells on the auxiliary channels (set by
-            ``fusion: action``; needs aux_channels >= 1, not with ``channel_mixer``).
+            ``fusion: action``; needs aux_channels >= 1, not with ``frame_transform``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W); ``teacher_forcing`` may be a ``(warmup, future)`` pair
@@ -71,7 +72,7 @@ class PredRNN(PatchedRecurrentBackbone):
         stride: int = 1,
         patch_size: int = 4,
         layer_norm: bool = False,
-        channel_mixer: bool = False,
+        frame_transform: Any = None,
         action_channels: bool = False,
     ) -> None:
         super().__init__(
@@ -84,11 +85,12 @@ class PredRNN(PatchedRecurrentBackbone):
             filter_size,
             stride,
             patch_size,
-            channel_mixer=channel_mixer,
+            frame_transform=frame_transform,
         )
         self.action_channels = bool(action_channels)
         if self.action_channels:
-            self.cells = self._action_cells(filter_size, bool(layer_norm), bool(channel_mixer))
+            hooked = frame_transform is not None
+            self.cells = self._action_cells(filter_size, bool(layer_norm), hooked)
         else:
             self.cells = nn.ModuleList(
                 SpatioTemporalLSTMCell(
@@ -108,7 +110,7 @@ class PredRNN(PatchedRecurrentBackbone):
         gets the p²·A patched auxiliary channels as its action."""
         if mixer:
             raise ValueError(
-                f"{self.NAME}: action_channels and channel_mixer cannot be combined (one fusion)"
+                f"{self.NAME}: action_channels and frame_transform cannot be combined (one fusion)"
             )
         if self.aux_channels < 1:
             raise ValueError(

@@ -25,8 +25,8 @@ gates' sigmoid. Shapes: inputs (B, in_channels, H, W), states (B, hidden, H, W).
       o         = tanh(x_o + h_o + o_c + conv_om(m'));  h' = o · tanh(conv_last₁ₓ₁([c', m']))
 
   with c_* = conv_c(c) (3 slices), m_* = conv_m(m) (3: i, f, m_m). OpenSTL's cell also builds a
-  ``conv_o`` (2·hidden → hidden, k×k) that its forward never uses; ``inert_params`` keeps it,
-  frozen, so counts and state-dict keys match OpenSTL (0.82 M per 128-channel cell).
+  ``conv_o`` (2·hidden → hidden, k×k) that its forward never uses; ``openstl_inert_params``
+  keeps it, frozen, so counts and state-dict keys match OpenSTL (0.82 M per 128-channel cell).
 - :class:`GradientHighwayUnit` (PredRNN++'s GHU) between the first and second layer:
   p, u = tanh, σ of conv_x(x) + conv_z(z);  z' = u·p + (1 − u)·z; weights initialised
   uniform(±0.001) as in OpenSTL.
@@ -110,7 +110,7 @@ class CausalLSTMCell(nn.Module):
     Args:
         in_channels, hidden, height, width, filter_size, layer_norm: as
             :class:`SpatioTemporalLSTMCell`.
-        inert_params: also build OpenSTL's unused ``conv_o`` (frozen).
+        openstl_inert_params: also build OpenSTL's unused ``conv_o`` (frozen).
     """
 
     def __init__(
@@ -121,7 +121,7 @@ class CausalLSTMCell(nn.Module):
         width: int,
         filter_size: int,
         layer_norm: bool,
-        inert_params: bool = True,
+        openstl_inert_params: bool = False,
     ) -> None:
         super().__init__()
         self.hidden = hidden
@@ -134,7 +134,7 @@ class CausalLSTMCell(nn.Module):
         self.conv_h = gate_conv(hidden, 4 * hidden, k, norm(4 * hidden))
         self.conv_c = gate_conv(hidden, 3 * hidden, k, norm(3 * hidden))
         self.conv_m = gate_conv(hidden, 3 * hidden, k, norm(3 * hidden))
-        if inert_params:
+        if openstl_inert_params:
             self.conv_o = gate_conv(2 * hidden, hidden, k, norm(hidden))
             self.conv_o.requires_grad_(False)
         self.conv_c2m = gate_conv(hidden, 4 * hidden, k, norm(4 * hidden))

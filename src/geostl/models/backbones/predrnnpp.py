@@ -16,6 +16,7 @@ cells (``openstl_inert_params=True``; False leaves them out: 35.31 M).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ class PredRNNpp(PatchedRecurrentBackbone):
         patch_size: space-to-depth factor p dividing H and W (iono: 4).
         layer_norm: LayerNorm after each gate convolution (iono: False).
         openstl_inert_params: keep OpenSTL's unused, frozen ``conv_o`` of each cell.
-        channel_mixer: Channel Mixer Layer on every fed frame (set by ``fusion: mixer``).
+        frame_transform: the fusion's per-frame hook, applied by the rollout (``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W); ``teacher_forcing`` may be a ``(warmup, future)`` pair.
@@ -59,8 +60,8 @@ class PredRNNpp(PatchedRecurrentBackbone):
         stride: int = 1,
         patch_size: int = 4,
         layer_norm: bool = False,
-        openstl_inert_params: bool = True,
-        channel_mixer: bool = False,
+        openstl_inert_params: bool = False,
+        frame_transform: Any = None,
     ) -> None:
         super().__init__(
             "predrnnpp",
@@ -73,7 +74,7 @@ class PredRNNpp(PatchedRecurrentBackbone):
             stride,
             patch_size,
             min_layers=2,
-            channel_mixer=channel_mixer,
+            frame_transform=frame_transform,
         )
         n = self.num_hidden[0]
         self.highway = GradientHighwayUnit(n, self.hp, self.wp, filter_size, bool(layer_norm))

@@ -17,6 +17,7 @@ Iono configuration (seed Table 1, one channel): num_hidden 4×128, filter 5, pat
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ from geostl.models.registry import BACKBONES
 @BACKBONES.register("predrnnv2")
 class PredRNNv2(PredRNN):
     """PredRNN with the memory decoupling loss (arguments as :class:`PredRNN`, including
-    ``channel_mixer`` and ``action_channels``, plus):
+    ``frame_transform`` and ``action_channels``, plus):
 
     Args:
         decouple_beta: weight of the decoupling loss in ``aux_losses["decouple"]`` (0.1).
@@ -49,7 +50,7 @@ class PredRNNv2(PredRNN):
         patch_size: int = 4,
         layer_norm: bool = False,
         decouple_beta: float = 0.1,
-        channel_mixer: bool = False,
+        frame_transform: Any = None,
         action_channels: bool = False,
     ) -> None:
         super().__init__(
@@ -62,7 +63,7 @@ class PredRNNv2(PredRNN):
             stride,
             patch_size,
             layer_norm,
-            channel_mixer=channel_mixer,
+            frame_transform=frame_transform,
             action_channels=action_channels,
         )
         if not isinstance(decouple_beta, int | float) or decouple_beta < 0:
@@ -98,7 +99,9 @@ class PredRNNv2(PredRNN):
     def start_rollout(self) -> None:
         self._cosines = []
 
-    def finish_rollout(self) -> dict[str, torch.Tensor]:
+    def finish_rollout(
+        self, pred: torch.Tensor, truth: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         """``{"decouple": β · mean |cos|}`` in training mode, else empty."""
         if not self._cosines:
             return {}

@@ -26,10 +26,10 @@ the latent before the translator (``post_vq=False``) or between translator and d
 ``input_noise`` = ρ > 0: in training, a fraction ρ of the elements of x is multiplied by
 U(−2, 2) (:class:`geostl.models.input_noise.InputNoise`), the seed's noise ablation.
 
-``channel_mixer=True`` (``fusion: mixer``): every frame a block reads, the input frames and the
-re-fed [predicted targets, future_aux] frames alike, goes through the Channel Mixer Layer in
-the raster layout (:class:`geostl.models.channel_mixer.ChannelMixer`) inside
-:meth:`SimVP.predict_block`, so the encoder reads C_out + C_in channels (the bypass is the
+Fusion hook (``frame_transform``, set by ``fusion: mixer``): every frame a block reads, the
+input frames and the re-fed [predicted targets, future_aux] frames alike, goes through the
+fusion's per-frame module, built in the raster layout, inside :meth:`SimVP.predict_block`, so the
+encoder reads its ``out_channels`` (the Channel Mixer Layer: C_out + C_in; the bypass is the
 block's target channels: in a chained block, the previous block's prediction).
 
 Every ConvSC conv weight starts from a normal(0, 0.02) truncated at ±2 (OpenSTL's
@@ -48,7 +48,6 @@ from torch import nn
 from geostl.models import quantisers as _quantisers  # noqa: F401  (registers QUANTISERS)
 from geostl.models.backbones._contract import check_construction, check_forward
 from geostl.models.backbones.simvp_translators import build_translator
-from geostl.models.channel_mixer import ChannelMixer
 from geostl.models.input_noise import InputNoise
 from geostl.models.registry import BACKBONES, QUANTISERS
 
@@ -137,7 +136,7 @@ class SimVP(nn.Module):
             registered translator block.
         mlp_ratio, drop, drop_path: MetaFormer block settings (OpenSTL defaults 8, 0, 0).
         spatio_kernel_enc, spatio_kernel_dec: encoder / decoder kernel sizes (3).
-        channel_mixer: Channel Mixer Layer on every frame of a block (set by ``fusion: mixer``).
+        frame_transform: the fusion's per-frame hook factory (set by ``fusion: mixer``).
         quantiser: None (default) or ``{name: <QUANTISERS name>, **kwargs}`` without ``dim``.
         post_vq: put the quantiser between translator and decoder instead of before the
             translator.
@@ -163,7 +162,7 @@ class SimVP(nn.Module):
         drop_path: float = 0.0,
         spatio_kernel_enc: int = 3,
         spatio_kernel_dec: int = 3,
-        channel_mixer: bool = False,
+        frame_transform: Any = None,
         quantiser: Mapping[str, Any] | None = None,
         post_vq: bool = False,
         input_noise: float = 0.0,
@@ -185,10 +184,10 @@ class SimVP(nn.Module):
         self.out_channels, self.aux_channels, self.t_out = out_channels, aux_channels, t_out
         self.hid_S = hid_S
         self.model_type = str(model_type)
-        self.mixer: ChannelMixer | None = None
-        if channel_mixer:
-            self.mixer = ChannelMixer(c_in, out_channels, "raster", 1, "fusion 'mixer' (SimVP)")
-            c_in = self.mixer.out_channels
+        self.frame_transform: nn.Module | None = None
+        if frame_transform is not None:
+            self.frame_transform = frame_transform(c_in, out_channels, "raster", 1, "SimVP")
+            c_in = int(self.frame_transform.out_channels)
         self.encoder = Encoder(c_in, hid_S, N_S, spatio_kernel_enc)
         self.translator = build_translator(
             model_type,
@@ -226,10 +225,10 @@ class SimVP(nn.Module):
         return q
 
     def predict_block(self, x: torch.Tensor) -> torch.Tensor:
-        """One native block: (B, T_in, C_in, H, W) → (B, T_in, C_out, H, W) (with the mixer,
-        each frame is mixed first)."""
-        if self.mixer is not None:
-            x = self.mixer(x)
+        """One native block: (B, T_in, C_in, H, W) → (B, T_in, C_out, H, W) (with a fusion
+        hook, each frame goes through ``frame_transform`` first)."""
+        if self.frame_transform is not None:
+            x = self.frame_transform(x)
         b, t, c, h, w = x.shape
         latent, skip = self.encoder(x.reshape(b * t, c, h, w))
         _, hid, hh, ww = latent.shape

@@ -14,6 +14,7 @@ state-dict keys; the seed's Table 1 "SimVP" row, 50.53 M, is this model).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from geostl.models.backbones.simvp import SimVP
 from geostl.models.registry import BACKBONES
@@ -42,7 +43,7 @@ class SimVPv2(SimVP):
         drop_path: float = 0.0,
         spatio_kernel_enc: int = 3,
         spatio_kernel_dec: int = 3,
-        channel_mixer: bool = False,
+        frame_transform: Any = None,
     ) -> None:
         super().__init__(
             in_shape,
@@ -59,5 +60,5 @@ class SimVPv2(SimVP):
             drop_path=drop_path,
             spatio_kernel_enc=spatio_kernel_enc,
             spatio_kernel_dec=spatio_kernel_dec,
-            channel_mixer=channel_mixer,
+            frame_transform=frame_transform,
         )

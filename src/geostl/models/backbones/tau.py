@@ -24,6 +24,7 @@ computed on the whole forecast of ``t_out`` frames (all chained blocks, as the s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +67,7 @@ class TAU(SimVP):
         spatio_kernel_enc, spatio_kernel_dec: encoder / decoder kernel sizes (3).
         alpha: weight of the differential divergence regulariser (0.1; 0 turns it off).
         tau: softmax temperature of the regulariser (0.1).
-        channel_mixer: Channel Mixer Layer on every frame of a block (``fusion: mixer``).
+        frame_transform: the fusion's per-frame hook factory (``fusion: mixer``).
 
     Forward: ``(x, future_aux, t_out, truth=None, teacher_forcing=None)``
     → (B, t_out, C_out, H, W); ``truth`` only feeds the regulariser (in training mode).
@@ -89,7 +90,7 @@ class TAU(SimVP):
         spatio_kernel_dec: int = 3,
         alpha: float = 0.1,
         tau: float = 0.1,
-        channel_mixer: bool = False,
+        frame_transform: Any = None,
     ) -> None:
         if not isinstance(alpha, (int, float)) or alpha < 0:
             raise ValueError(f"tau: alpha must be a number >= 0, got {alpha!r}")
@@ -110,7 +111,7 @@ class TAU(SimVP):
             drop_path=drop_path,
             spatio_kernel_enc=spatio_kernel_enc,
             spatio_kernel_dec=spatio_kernel_dec,
-            channel_mixer=channel_mixer,
+            frame_transform=frame_transform,
         )
         self.alpha, self.tau = float(alpha), float(tau)
 
