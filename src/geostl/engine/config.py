@@ -9,11 +9,11 @@ back into an equal object. Key names and defaults follow the shared run-config d
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from geostl._keys import check_choice as _choice
 from geostl._keys import check_keys
 from geostl.engine.loss import CRITERIA
 from geostl.models.scheduled_sampling import ScheduledSampling
@@ -64,15 +64,6 @@ def _float(
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise _type_error(where, "true or false", value)
-    return value
-
-
-def _choice(value: Any, choices: tuple, where: str) -> Any:
-    if value not in choices:
-        names = [str(c) if c is not None else "null" for c in choices]
-        close = difflib.get_close_matches(str(value), names, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"{where}: {value!r} is not allowed{hint} (choose one of: {names})")
     return value
 
 

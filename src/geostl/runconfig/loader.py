@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from geostl._keys import plain
+
 from .spec import RUN_SPEC, ConfigError, Section, check, fill_defaults
 
 __all__ = ["load_config", "merge", "parse_override", "run_dir", "save_config", "yaml_load"]
@@ -243,17 +245,8 @@ def save_config(cfg: Mapping[str, Any], path: str | os.PathLike) -> Path:
     if path.is_dir() or path.suffix.lower() not in (".yaml", ".yml"):
         path = path / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=None, width=100)
+    text = yaml.safe_dump(plain(cfg), sort_keys=False, default_flow_style=None, width=100)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text("# resolved geostl run config\n" + text, encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-def _plain(x: Any) -> Any:
-    """Plain Python containers/scalars (tuples to lists) so safe_dump accepts them."""
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x

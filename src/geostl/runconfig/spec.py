@@ -12,10 +12,11 @@ unknown key (difflib) and where the value came from (a file or an override).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from geostl._keys import did_you_mean
 
 __all__ = [
     "ConfigError",
@@ -270,8 +271,8 @@ def _where(origin: str | None) -> str:
 
 
 def _unknown(key: str, dotted: str, allowed: list[str], origin: str | None) -> ConfigError:
-    close = difflib.get_close_matches(key, allowed, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(key, allowed)
+    hint = f"; {hint}" if hint else ""
     return ConfigError(
         f"unknown config key {dotted!r}{_where(origin)}{hint} "
         f"(known keys here: {', '.join(sorted(allowed))})"
@@ -315,13 +316,13 @@ def check_field(
             if spec.items and not _is_kind(item, spec.items):
                 raise bad(f"item [{i}] is {type(item).__name__} {item!r}")
             if spec.choices and item not in spec.choices:
-                close = difflib.get_close_matches(str(item), list(spec.choices), n=3, cutoff=0.5)
-                hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+                hint = did_you_mean(item, spec.choices)
+                hint = f" ({hint})" if hint else ""
                 raise bad(f"item [{i}] is {item!r}{hint}")
         return list(value)
     if spec.choices and value not in spec.choices:
-        close = difflib.get_close_matches(str(value), [str(c) for c in spec.choices], cutoff=0.5)
-        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        hint = did_you_mean(value, spec.choices)
+        hint = f" ({hint})" if hint else ""
         raise bad(f"got {value!r}{hint}")
     low = spec.minimum is not None and (
         value <= spec.minimum if spec.exclusive_min else value < spec.minimum
