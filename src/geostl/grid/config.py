@@ -35,7 +35,7 @@ from typing import Any
 
 from geostl._keys import did_you_mean
 from geostl.data import ALIGN_RULES, FUTURE_POLICIES
-from geostl.runconfig import RUN_SPEC, ConfigError, Field, Section, check
+from geostl.runconfig import RUN_SPEC, ConfigError, Field, Section, check, with_section
 
 from .regimes import REDUCTIONS
 
@@ -230,7 +230,14 @@ def _grid_validator(value: Any, dotted: str, origin: str | None, complete: bool)
     check_grid(value, dotted, origin, complete)
 
 
-GRID_RUN_SPEC = Section(
-    {**RUN_SPEC.keys, "grid": Field("mapping", validator=_grid_validator)}, required=True
+GRID_RUN_SPEC = with_section(
+    RUN_SPEC,
+    "grid",
+    Field(
+        "mapping",
+        validator=_grid_validator,
+        help="the grid of runs: backbones x channel counts x fusions x future forcings, "
+        "regimes and the table (geostl.grid.config)",
+    ),
 )
 """The run spec with the required ``grid`` section: what ``geostl grid`` loads."""

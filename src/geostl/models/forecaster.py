@@ -29,6 +29,7 @@ from geostl._keys import plain, unknown_keys
 from geostl.models.fusion import BACKBONE_OPTION_KEYS
 from geostl.models.registry import BACKBONES, FUSIONS
 from geostl.models.sun_frame import SunFixedFrame
+from geostl.runconfig.spec import RUN_SPEC
 
 META_KEYS = (
     "t_in",
@@ -40,9 +41,11 @@ META_KEYS = (
     "width",
 )
 OPTIONAL_META_KEYS = ("lon", "time_step_hours")
-MODEL_KEYS = ("backbone", "fusion", "residual", "frame")
-RESIDUAL_MODES = ("none", "last")
-FRAMES = ("geographic", "sun_fixed")
+# the model section's keys and choices are declared once, in the run-config schema
+_MODEL = RUN_SPEC.keys["model"]
+MODEL_KEYS = tuple(_MODEL.keys)
+RESIDUAL_MODES = tuple(_MODEL.keys["residual"].choices)
+FRAMES = tuple(_MODEL.keys["frame"].choices)
 RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
 
 

@@ -1,10 +1,42 @@
-"""The declared specification of a run config: known keys, their types and defaults.
+"""The run-config schema: every key of a run config, declared once, with its meaning.
 
 A spec is a tree of :class:`Section` (a mapping with known keys) and :class:`Field` (a leaf with
-accepted types, a default and optional choices). :func:`check` validates a (possibly partial)
-config against it and :func:`fill_defaults` completes a validated one. The ``data`` and
-``model`` sections are *open*: only their top-level keys are checked here, their sub-keys are
-checked by their own builders (``geostl.data.DataConfig.from_dict``, the model builder).
+an accepted kind, a default, optional choices or bounds, and ``help``: what the key means and
+its units). Everything about the keys comes from :data:`RUN_SPEC`:
+
+* validation: :func:`check` (a file, an override or the merged config; unknown keys name close
+  matches through :mod:`geostl._keys`), used by :func:`geostl.runconfig.load_config`;
+* defaults: :func:`fill_defaults` completes a validated config, :func:`defaults` lists them;
+* the listing: :func:`key_rows` / :func:`format_keys` (``geostl config --keys [SECTION]``);
+* the engine's ``TrainConfig`` / ``EvalConfig`` (their defaults, choices and key lists) and the
+  forecaster's ``model`` keys.
+
+The ``data`` and ``model`` sections are *open*: only their top-level keys are checked here;
+their sub-keys are checked by their own builders (``geostl.data.DataConfig.from_dict``, the
+backbone's registered signature).
+
+Adding a key or a section
+-------------------------
+* A key of the run config for every run: add one ``_f(kind, default, ..., help="...")`` entry
+  to its section in :data:`RUN_SPEC` below. For ``train`` / ``eval``, also add the field to
+  ``geostl.engine.config.TrainConfig`` / ``EvalConfig`` (``name: type = _default(_TRAIN,
+  "name")``) and its check in ``from_dict``: importing that module fails until both agree.
+* Options of a task package (ENSO heads and loss weights, gap-filling options ...): build the
+  package's spec from :data:`RUN_SPEC` without editing it, and pass it as ``spec=`` to
+  ``load_config``::
+
+      from geostl.runconfig import RUN_SPEC, Field, Section, with_keys, with_section
+
+      ENSO_SPEC = with_section(
+          with_keys(RUN_SPEC, "train", nino_weight=Field("float", 1.0, minimum=0,
+                                                        help="weight of the Nino3.4 loss")),
+          "enso",
+          Section({"lead_months": Field("int", 24, minimum=1, help="forecast lead (months)")},
+                  help="ENSO experiment options"),
+      )
+      cfg = load_config(paths, overrides, spec=ENSO_SPEC)
+
+  ``geostl grid`` does the same with its ``grid`` section (``geostl.grid.config``).
 
 Errors are :class:`ConfigError` naming the dotted key, what was expected, close matches of an
 unknown key (difflib) and where the value came from (a file or an override).
