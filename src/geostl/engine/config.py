@@ -43,6 +43,13 @@ def _same_keys(cls: type, section: Section, name: str) -> None:
         )
 
 
+def _given(cls: type, d: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
+    """``d`` (``{}`` for None) after checking its keys against the fields of ``cls``."""
+    d = {} if d is None else d
+    check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+    return d
+
+
 def _choices(section: Section, key: str) -> tuple[Any, ...]:
     return tuple(section.keys[key].choices or ())
 
@@ -129,8 +136,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "train") -> TrainConfig:
         """Validate a plain dict; missing keys take their defaults."""
-        d = {} if d is None else d
-        check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        d = _given(cls, d, where)
         out: dict[str, Any] = {}
         w = lambda k: f"{where}.{k}"  # noqa: E731
         for key, minimum in (("epochs", 1), ("batch_size", 1), ("val_batch_size", 1),
@@ -189,8 +195,7 @@ class EvalConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
         """Validate a plain dict; missing keys take their defaults."""
-        d = {} if d is None else d
-        check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        d = _given(cls, d, where)
         out: dict[str, Any] = {}
         if "batch_size" in d:
             out["batch_size"] = _int(d["batch_size"], f"{where}.batch_size", 1)
