@@ -198,12 +198,10 @@ def test_save_config_round_trip(tmp_path: Path) -> None:
     assert save_config(cfg, tmp_path / "resolved.yml").name == "resolved.yml"
 
 
-def test_spec_defaults_agree_with_the_engine_configs(tmp_path: Path) -> None:
+def test_a_config_the_spec_accepts_builds_the_engine_configs_unchanged(tmp_path: Path) -> None:
+    # (the engine configs take their defaults and keys from RUN_SPEC; the check that the two
+    # copies of the defaults agree is gone with the second copy)
     engine = pytest.importorskip("geostl.engine.config")
-    cfg = load_config([write(tmp_path, "m.yaml", MINIMAL)])
-    assert cfg["train"] == engine.TrainConfig().to_dict()
-    assert cfg["eval"] == engine.EvalConfig().to_dict()
-    # a config the spec accepts builds the engine's configs unchanged
     over = load_config(
         [write(tmp_path, "m.yaml", MINIMAL)],
         ["train.lr=3e-4", "train.grad_clip=1", "eval.figure_leads=[0, 5]", "train.amp=true"],

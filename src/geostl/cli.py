@@ -205,6 +205,24 @@ def _samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from geostl._keys import plain
+    from geostl.runconfig import format_keys, load_config
+
+    if args.keys is not None:
+        print(format_keys(section=args.keys or None), end="")
+    if args.show or args.config:
+        if not args.config:
+            raise ValueError("--show needs --config FILE.yaml")
+        cfg = load_config(args.config, args.overrides)
+        print(yaml.safe_dump(plain(cfg), sort_keys=False, default_flow_style=None, width=100))
+    elif args.keys is None:
+        raise ValueError("give --show --config FILE.yaml [key=value ...] or --keys [SECTION]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from geostl import __version__
 
@@ -284,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_enso)
 
+    p = sub.add_parser("config", help="print a resolved run config, or list the known keys")
+    p.add_argument("--show", action="store_true", help="print the resolved config as YAML")
+    p.add_argument("--config", action="append", default=[], help="YAML file (repeatable)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=3e-4")
+    p.add_argument(
+        "--keys",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="SECTION",
+        help="list every key (or those of SECTION, e.g. train) with type, default and help",
+    )
+    p.set_defaults(func=_config)
+
     sub.add_parser("models", help="list the registered backbones").set_defaults(func=_models)
     sub.add_parser("samples", help="list the built-in data samples").set_defaults(func=_samples)
     return parser
@@ -303,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as err:
         from geostl.runconfig import ConfigError
 
-        if isinstance(err, ConfigError) or args.command in ("train", "test", "predict", "gapfill"):
+        commands = ("train", "test", "predict", "gapfill", "config")
+        if isinstance(err, ConfigError) or args.command in commands:
             print(f"geostl {args.command}: error: {err}", file=sys.stderr)
             return 2
         raise

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from geostl import __version__
+from geostl.engine.distributed import resolve_device
 
 from .flops import FLOPS_NOTE, call_model, count_flops, default_loss
 from .matmul import measure_matmul_flops, sync
@@ -28,16 +29,6 @@ from .memory import peak_memory
 __all__ = ["backbone_inputs_fn", "benchmark_backbone", "benchmark_model", "resolve_device"]
 
 InputsFn = Callable[[int], Any]
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' asked for, but torch.cuda.is_available() is False")
-    return dev
 
 
 def to_device(x: Any, device: torch.device) -> Any:

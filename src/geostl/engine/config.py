@@ -3,26 +3,62 @@
 Both are built from plain dicts (as loaded from YAML) with :meth:`from_dict`, which refuses
 unknown keys (naming the closest matches) and values of the wrong type (naming the key, the
 expected type and the value given). ``to_dict`` returns a plain dict that ``from_dict`` turns
-back into an equal object. Key names and defaults follow the shared run-config description.
+back into an equal object.
+
+The keys, their defaults and their meaning are declared once, in the run-config schema
+:data:`geostl.runconfig.RUN_SPEC` (``geostl config --keys train`` lists them): the fields
+below take their defaults from it, and importing this module fails if a key is added to the
+schema's ``train`` or ``eval`` section without a field here (or the other way round).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from geostl._keys import check_choice as _choice
 from geostl._keys import check_keys
 from geostl.engine.loss import CRITERIA
 from geostl.models.scheduled_sampling import ScheduledSampling
+from geostl.runconfig.spec import RUN_SPEC, Section, defaults
 
-OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("onecycle", "cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
-BASELINES = ("persistence", "sun_fixed", "climatology")
-CLIMATOLOGY_BY = ("time_of_day", "month", "dayofyear", None)
+_TRAIN: Section = RUN_SPEC.keys["train"]  # type: ignore[assignment]
+_EVAL: Section = RUN_SPEC.keys["eval"]  # type: ignore[assignment]
+
+
+def _default(section: Section, key: str) -> Any:
+    """The schema's default of ``section.key`` (lists as tuples: the configs are frozen)."""
+    value = section.keys[key].default
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _same_keys(cls: type, section: Section, name: str) -> None:
+    fields = [f.name for f in dataclasses.fields(cls)]
+    if fields != list(section.keys):
+        raise AssertionError(
+            f"{cls.__name__} fields {fields} differ from the schema's {name} keys "
+            f"{list(section.keys)} (geostl.runconfig.spec.RUN_SPEC): declare a key in both"
+        )
+
+
+def _given(cls: type, d: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
+    """``d`` (``{}`` for None) after checking its keys against the fields of ``cls``."""
+    d = {} if d is None else d
+    check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+    return d
+
+
+def _choices(section: Section, key: str) -> tuple[Any, ...]:
+    return tuple(section.keys[key].choices or ())
+
+
+OPTIMIZERS = _choices(_TRAIN, "optimizer")
+SCHEDULES = _choices(_TRAIN, "schedule")
+DEVICES = _choices(_TRAIN, "device")
+BASELINES = _choices(_EVAL, "baselines")
+CLIMATOLOGY_BY = (*_choices(_EVAL, "climatology_by"), None)
 
 
 def _type_error(where: str, expected: str, value: Any) -> TypeError:
@@ -67,46 +103,40 @@ def _bool(value: Any, where: str) -> bool:
     return value
 
 
-def _choice(value: Any, choices: tuple, where: str) -> Any:
-    if value not in choices:
-        names = [str(c) if c is not None else "null" for c in choices]
-        close = difflib.get_close_matches(str(value), names, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"{where}: {value!r} is not allowed{hint} (choose one of: {names})")
-    return value
-
-
 @dataclass(frozen=True)
 class TrainConfig:
-    """The ``train`` section (see the shared run-config description for each key)."""
+    """The ``train`` section; ``geostl config --keys train`` says what each key means."""
 
-    epochs: int = 10
-    batch_size: int = 8
-    val_batch_size: int = 4
-    num_workers: int = 0
-    optimizer: str = "adam"
-    lr: float = 0.001
-    weight_decay: float = 0.0
-    schedule: str = "onecycle"
-    warmup_steps: int = 0
-    warmup_epochs: int = 0
-    grad_clip: float | None = None
-    criterion: str = "mse"
-    amp: bool = False
-    compile: bool = False
-    device: str = "auto"
-    early_stopping: int | None = None
-    seed: int = 0
-    max_minutes: float | None = None
-    max_steps_per_epoch: int | None = None
-    scheduled_sampling: ScheduledSampling = field(default_factory=ScheduledSampling)
-    log_every: int = 10
+    epochs: int = _default(_TRAIN, "epochs")
+    batch_size: int = _default(_TRAIN, "batch_size")
+    val_batch_size: int = _default(_TRAIN, "val_batch_size")
+    num_workers: int = _default(_TRAIN, "num_workers")
+    optimizer: str = _default(_TRAIN, "optimizer")
+    lr: float = _default(_TRAIN, "lr")
+    weight_decay: float = _default(_TRAIN, "weight_decay")
+    schedule: str = _default(_TRAIN, "schedule")
+    warmup_steps: int = _default(_TRAIN, "warmup_steps")
+    warmup_epochs: int = _default(_TRAIN, "warmup_epochs")
+    grad_clip: float | None = _default(_TRAIN, "grad_clip")
+    criterion: str = _default(_TRAIN, "criterion")
+    amp: bool = _default(_TRAIN, "amp")
+    compile: bool = _default(_TRAIN, "compile")
+    device: str = _default(_TRAIN, "device")
+    early_stopping: int | None = _default(_TRAIN, "early_stopping")
+    seed: int = _default(_TRAIN, "seed")
+    max_minutes: float | None = _default(_TRAIN, "max_minutes")
+    max_steps_per_epoch: int | None = _default(_TRAIN, "max_steps_per_epoch")
+    scheduled_sampling: ScheduledSampling = field(
+        default_factory=lambda: ScheduledSampling.from_dict(
+            defaults(_TRAIN.keys["scheduled_sampling"])
+        )
+    )
+    log_every: int = _default(_TRAIN, "log_every")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "train") -> TrainConfig:
         """Validate a plain dict; missing keys take their defaults."""
-        d = {} if d is None else d
-        check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        d = _given(cls, d, where)
         out: dict[str, Any] = {}
         w = lambda k: f"{where}.{k}"  # noqa: E731
         for key, minimum in (("epochs", 1), ("batch_size", 1), ("val_batch_size", 1),
@@ -155,18 +185,17 @@ class EvalConfig:
     """The ``eval`` section: batch size, baselines, climatology phase, figure choices, and
     ``codebook_usage`` (record the SVQ code-usage diagnostic when the model has an SVQ)."""
 
-    batch_size: int = 8
-    baselines: tuple[str, ...] = BASELINES
-    climatology_by: str | None = "time_of_day"
-    figure_window: int = -1
-    figure_leads: tuple[int, ...] | None = None
-    codebook_usage: bool = False
+    batch_size: int = _default(_EVAL, "batch_size")
+    baselines: tuple[str, ...] = _default(_EVAL, "baselines")
+    climatology_by: str | None = _default(_EVAL, "climatology_by")
+    figure_window: int = _default(_EVAL, "figure_window")
+    figure_leads: tuple[int, ...] | None = _default(_EVAL, "figure_leads")
+    codebook_usage: bool = _default(_EVAL, "codebook_usage")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
         """Validate a plain dict; missing keys take their defaults."""
-        d = {} if d is None else d
-        check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+        d = _given(cls, d, where)
         out: dict[str, Any] = {}
         if "batch_size" in d:
             out["batch_size"] = _int(d["batch_size"], f"{where}.batch_size", 1)
@@ -208,3 +237,7 @@ class EvalConfig:
             "figure_leads": None if self.figure_leads is None else list(self.figure_leads),
             "codebook_usage": self.codebook_usage,
         }
+
+
+_same_keys(TrainConfig, _TRAIN, "train")
+_same_keys(EvalConfig, _EVAL, "eval")

@@ -22,6 +22,26 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 
+def resolve_device(
+    device: str | torch.device = "auto", local_rank: int = 0, where: str = "device"
+) -> torch.device:
+    """The torch device for a config's ``device`` (``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``).
+
+    ``auto``: CUDA when available, else CPU. A CUDA device without an index is this process's
+    GPU, ``cuda:{local_rank % device_count}`` (one per ``torchrun`` process). Asking for CUDA
+    where there is none is a ``RuntimeError`` naming ``where`` (e.g. ``train.device``).
+    """
+    if str(device) == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"{where}: {str(device)!r} asked but CUDA is not available here")
+        if dev.index is None:
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return dev
+
+
 @dataclass(frozen=True)
 class DistInfo:
     """Where this process stands: ``rank`` of ``world_size`` (``local_rank`` on its node)."""

@@ -49,22 +49,12 @@ from geostl.engine.distributed import (
     barrier,
     dist_info,
     init_distributed,
+    resolve_device,
 )
 from geostl.engine.loss import masked_error_sum, total_loss
 from geostl.engine.optim import build_optimizer
 from geostl.engine.runlog import TensorBoard, write_epoch_log
 from geostl.engine.schedule import build_scheduler
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("train.device: 'cuda' asked but CUDA is not available here")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device("cpu")
 
 
 class Trainer:
@@ -209,7 +199,7 @@ class Trainer:
         """
         cfg = self.cfg
         start = time.monotonic()
-        device = resolve_device(cfg.device, _local_rank())
+        device = resolve_device(cfg.device, _local_rank(), "train.device")
         self.info = init_distributed(device)
         info = self.info
         main = info.is_main

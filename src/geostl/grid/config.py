@@ -29,13 +29,13 @@ dotted key.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from geostl._keys import did_you_mean
 from geostl.data import ALIGN_RULES, FUTURE_POLICIES
-from geostl.runconfig import RUN_SPEC, ConfigError, Field, Section, check
+from geostl.runconfig import RUN_SPEC, ConfigError, Field, Section, check, with_section
 
 from .regimes import REDUCTIONS
 
@@ -62,8 +62,8 @@ def config_error(dotted: str, origin: str | None, text: str) -> ConfigError:
 
 def close_matches(word: str, choices: list[str]) -> str:
     """``"; did you mean 'a', 'b'?"`` or ``""``."""
-    hits = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(repr(h) for h in hits)}?" if hits else ""
+    hint = did_you_mean(word, choices)
+    return f"; {hint}" if hint else ""
 
 
 def _check_label(label: Any, dotted: str, origin: str | None, what: str) -> None:
@@ -230,7 +230,14 @@ def _grid_validator(value: Any, dotted: str, origin: str | None, complete: bool)
     check_grid(value, dotted, origin, complete)
 
 
-GRID_RUN_SPEC = Section(
-    {**RUN_SPEC.keys, "grid": Field("mapping", validator=_grid_validator)}, required=True
+GRID_RUN_SPEC = with_section(
+    RUN_SPEC,
+    "grid",
+    Field(
+        "mapping",
+        validator=_grid_validator,
+        help="the grid of runs: backbones x channel counts x fusions x future forcings, "
+        "regimes and the table (geostl.grid.config)",
+    ),
 )
 """The run spec with the required ``grid`` section: what ``geostl grid`` loads."""

@@ -20,15 +20,17 @@ former ``channel_mixer`` flag).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
+from geostl._keys import plain, unknown_keys
 from geostl.models.fusion import BACKBONE_OPTION_KEYS
-from geostl.models.registry import BACKBONES, FUSIONS, _close
+from geostl.models.registry import BACKBONES, FUSIONS
 from geostl.models.sun_frame import SunFixedFrame
+from geostl.runconfig.spec import RUN_SPEC
 
 META_KEYS = (
     "t_in",
@@ -40,9 +42,11 @@ META_KEYS = (
     "width",
 )
 OPTIONAL_META_KEYS = ("lon", "time_step_hours")
-MODEL_KEYS = ("backbone", "fusion", "residual", "frame")
-RESIDUAL_MODES = ("none", "last")
-FRAMES = ("geographic", "sun_fixed")
+# the model section's keys and choices are declared once, in the run-config schema
+_MODEL = RUN_SPEC.keys["model"]
+MODEL_KEYS = tuple(_MODEL.keys)
+RESIDUAL_MODES = tuple(_MODEL.keys["residual"].choices)
+FRAMES = tuple(_MODEL.keys["frame"].choices)
 RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
 #: backbone keys a fusion sets: its options plus the former mixer flag (now ``frame_transform``)
 FUSION_BACKBONE_KEYS = (*BACKBONE_OPTION_KEYS, "channel_mixer")
@@ -81,29 +85,10 @@ def available() -> list[str]:
     return BACKBONES.available()
 
 
-def _plain(obj: Any, where: str) -> Any:
-    """Deep copy into plain dicts / lists / scalars (OmegaConf containers included)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v, f"{where}.{k}") for k, v in obj.items()}
-    if isinstance(obj, Sequence) and not isinstance(obj, (str, bytes)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return copy.copy(obj)
-    raise TypeError(
-        f"{where} must hold plain values (numbers, strings, lists, dicts), got {type(obj).__name__}"
-    )
-
-
 def _unknown_keys(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = [k for k in given if k not in allowed]
+    unknown = unknown_keys(given, allowed, ignore_case=True, cutoff=0.6)
     if unknown:
-        parts = []
-        for key in unknown:
-            close = _close(key, list(allowed))
-            parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise KeyError(
-            f"unknown key(s) in {where}: {', '.join(parts)}; expected {', '.join(allowed)}"
-        )
+        raise KeyError(f"unknown key(s) in {where}: {unknown}; expected {', '.join(allowed)}")
 
 
 def check_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,7 +175,7 @@ class Forecaster(nn.Module):
 
     def __init__(self, model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
         super().__init__()
-        cfg = _plain(model_cfg, "model")
+        cfg = plain(model_cfg, "model", strict=True)
         if not isinstance(cfg, dict):
             raise TypeError(f"model config must be a mapping, got {type(model_cfg).__name__}")
         _unknown_keys(cfg, MODEL_KEYS, "model")

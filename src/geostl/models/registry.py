@@ -13,24 +13,13 @@ instead of a bare ``TypeError`` deep inside a constructor.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from geostl._keys import did_you_mean, unknown_keys
+
 T = TypeVar("T", bound=Callable[..., Any])
-
-
-def _close(word: str, choices: list[str]) -> list[str]:
-    """Up to three names from ``choices`` that look like ``word`` (case-insensitive)."""
-    lowered = {c.lower(): c for c in choices}
-    hits = difflib.get_close_matches(word.lower(), list(lowered), n=3, cutoff=0.6)
-    return [lowered[h] for h in hits]
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = _close(word, choices)
-    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 class Registry:
@@ -80,7 +69,8 @@ class Registry:
             pass
         known = self.available()
         listing = ", ".join(known) if known else "none registered"
-        hint = _suggest(str(name), known)
+        hint = did_you_mean(name, known, ignore_case=True, cutoff=0.6)
+        hint = f" {hint[0].upper()}{hint[1:]}" if hint else ""
         raise KeyError(f"unknown {self.kind} {name!r}.{hint} Available: {listing}") from None
 
     def accepted_arguments(self, name: str) -> list[str] | None:
@@ -105,15 +95,10 @@ class Registry:
         ctor = self.get(name)
         accepted = self.accepted_arguments(name)
         if accepted is not None:
-            unknown = [k for k in kwargs if k not in accepted]
+            unknown = unknown_keys(kwargs, accepted, ignore_case=True, cutoff=0.6)
             if unknown:
-                parts = []
-                for key in unknown:
-                    close = _close(key, accepted)
-                    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-                    parts.append(f"{key!r}{hint}")
                 raise TypeError(
-                    f"{self.kind} {name!r} got unknown argument(s) {', '.join(parts)}. "
+                    f"{self.kind} {name!r} got unknown argument(s) {unknown}. "
                     f"Accepted: {', '.join(accepted)}"
                 )
         signature = inspect.signature(ctor)

@@ -209,12 +209,6 @@ def write_forecast_netcdf(
 def _yaml(cfg: Mapping[str, Any]) -> str:
     import yaml
 
-    return yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=None, width=100)
+    from geostl._keys import plain
 
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x
+    return yaml.safe_dump(plain(cfg), sort_keys=False, default_flow_style=None, width=100)

@@ -12,7 +12,20 @@ The known keys, their types and defaults are in :data:`RUN_SPEC` (``geostl.runco
 
 from .loader import load_config, merge, parse_override, run_dir, save_config, yaml_load
 from .sources import open_sources
-from .spec import RUN_SPEC, SOURCE_FORMATS, ConfigError, Field, Section, check, fill_defaults
+from .spec import (
+    RUN_SPEC,
+    SOURCE_FORMATS,
+    ConfigError,
+    Field,
+    Section,
+    check,
+    defaults,
+    fill_defaults,
+    format_keys,
+    key_rows,
+    with_keys,
+    with_section,
+)
 
 __all__ = [
     "RUN_SPEC",
@@ -21,12 +34,17 @@ __all__ = [
     "Field",
     "Section",
     "check",
+    "defaults",
     "fill_defaults",
+    "format_keys",
+    "key_rows",
     "load_config",
     "merge",
     "open_sources",
     "parse_override",
     "run_dir",
     "save_config",
+    "with_keys",
+    "with_section",
     "yaml_load",
 ]

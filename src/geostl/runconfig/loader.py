@@ -13,7 +13,10 @@ replaced as a whole when the later layer names its kind (``sample`` or ``format`
 giving only e.g. ``paths`` or ``every`` merges into the entry), and ``model.backbone`` is
 replaced as a whole when the later layer names a different backbone (its kwargs belong to the
 earlier one). ``model.backbone: NAME`` is short for
-``model.backbone: {name: NAME}``.
+``model.backbone: {name: NAME}``. The dotted overrides are first joined key by key into one
+layer (later wins), which is then merged as above: their order does not matter, so
+``data.sources.era5.paths=X data.sources.era5.format=netcdf`` works either way round (merged
+one at a time, the ``format`` override would replace the entry and drop the ``paths``).
 
 YAML scalars follow the YAML 1.2 core rules for numbers, so ``5e-4`` is a float (PyYAML's YAML
 1.1 resolver alone would read it as the string ``"5e-4"``).
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from geostl._keys import plain
 
 from .spec import RUN_SPEC, ConfigError, Section, check, fill_defaults
 
@@ -63,25 +68,34 @@ def yaml_load(text: str, origin: str = "<string>") -> Any:
         raise ConfigError(f"{origin}: not valid YAML: {err}") from err
 
 
-def merge(base: Mapping[str, Any], top: Mapping[str, Any], path: str = "") -> dict[str, Any]:
-    """Recursive merge, ``top`` wins; see the module docstring for the replacement rules."""
+def merge(
+    base: Mapping[str, Any], top: Mapping[str, Any], path: str = "", whole: bool = True
+) -> dict[str, Any]:
+    """Recursive merge, ``top`` wins; see the module docstring for the replacement rules.
+
+    ``whole=False`` merges key by key everywhere (no whole-entry replacement): used to join the
+    dotted overrides into one layer, so that their order does not matter.
+    """
     out = copy.deepcopy(dict(base))
     for key, value in top.items():
         dotted = f"{path}{key}"
         old = out.get(key)
-        replace_whole = (
-            path == "data.sources."
-            and isinstance(value, Mapping)
-            and bool({"sample", "format"} & set(value))
-        ) or (
-            dotted == "model.backbone"
-            and isinstance(old, Mapping)
-            and isinstance(value, Mapping)
-            and "name" in value
-            and value["name"] != old.get("name")
+        replace_whole = whole and (
+            (
+                path == "data.sources."
+                and isinstance(value, Mapping)
+                and bool({"sample", "format"} & set(value))
+            )
+            or (
+                dotted == "model.backbone"
+                and isinstance(old, Mapping)
+                and isinstance(value, Mapping)
+                and "name" in value
+                and value["name"] != old.get("name")
+            )
         )
         if isinstance(old, Mapping) and isinstance(value, Mapping) and not replace_whole:
-            out[key] = merge(old, value, f"{dotted}.")
+            out[key] = merge(old, value, f"{dotted}.", whole)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -184,10 +198,15 @@ def load_config(
     cfg: dict[str, Any] = {}
     for p in paths:
         cfg = merge(cfg, _read_layer(Path(p), (), spec))
+    # the overrides form one layer (joined key by key, later wins) merged over the files, so
+    # data.sources.x.paths=P data.sources.x.format=F (or model.backbone.name=N with its kwargs)
+    # give the same result in either order
+    joined: dict[str, Any] = {}
     for text in overrides:
         layer = _normalise(parse_override(text))
         check(layer, spec, origin=f"override {text!r}")
-        cfg = merge(cfg, layer)
+        joined = merge(joined, layer, whole=False)
+    cfg = merge(cfg, joined)
     files = ", ".join(str(p) for p in paths) or "no files"
     origin = f"the merged config from {files}"
     cfg = check(cfg, spec, origin=origin, complete=True)
@@ -227,17 +246,8 @@ def save_config(cfg: Mapping[str, Any], path: str | os.PathLike) -> Path:
     if path.is_dir() or path.suffix.lower() not in (".yaml", ".yml"):
         path = path / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=None, width=100)
+    text = yaml.safe_dump(plain(cfg), sort_keys=False, default_flow_style=None, width=100)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text("# resolved geostl run config\n" + text, encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-def _plain(x: Any) -> Any:
-    """Plain Python containers/scalars (tuples to lists) so safe_dump accepts them."""
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x

@@ -1,10 +1,42 @@
-"""The declared specification of a run config: known keys, their types and defaults.
+"""The run-config schema: every key of a run config, declared once, with its meaning.
 
 A spec is a tree of :class:`Section` (a mapping with known keys) and :class:`Field` (a leaf with
-accepted types, a default and optional choices). :func:`check` validates a (possibly partial)
-config against it and :func:`fill_defaults` completes a validated one. The ``data`` and
-``model`` sections are *open*: only their top-level keys are checked here, their sub-keys are
-checked by their own builders (``geostl.data.DataConfig.from_dict``, the model builder).
+an accepted kind, a default, optional choices or bounds, and ``help``: what the key means and
+its units). Everything about the keys comes from :data:`RUN_SPEC`:
+
+* validation: :func:`check` (a file, an override or the merged config; unknown keys name close
+  matches through :mod:`geostl._keys`), used by :func:`geostl.runconfig.load_config`;
+* defaults: :func:`fill_defaults` completes a validated config, :func:`defaults` lists them;
+* the listing: :func:`key_rows` / :func:`format_keys` (``geostl config --keys [SECTION]``);
+* the engine's ``TrainConfig`` / ``EvalConfig`` (their defaults, choices and key lists) and the
+  forecaster's ``model`` keys.
+
+The ``data`` and ``model`` sections are *open*: only their top-level keys are checked here;
+their sub-keys are checked by their own builders (``geostl.data.DataConfig.from_dict``, the
+backbone's registered signature).
+
+Adding a key or a section
+-------------------------
+* A key of the run config for every run: add one ``_f(kind, default, ..., help="...")`` entry
+  to its section in :data:`RUN_SPEC` below. For ``train`` / ``eval``, also add the field to
+  ``geostl.engine.config.TrainConfig`` / ``EvalConfig`` (``name: type = _default(_TRAIN,
+  "name")``) and its check in ``from_dict``: importing that module fails until both agree.
+* Options of a task package (ENSO heads and loss weights, gap-filling options ...): build the
+  package's spec from :data:`RUN_SPEC` without editing it, and pass it as ``spec=`` to
+  ``load_config``::
+
+      from geostl.runconfig import RUN_SPEC, Field, Section, with_keys, with_section
+
+      ENSO_SPEC = with_section(
+          with_keys(RUN_SPEC, "train", nino_weight=Field("float", 1.0, minimum=0,
+                                                        help="weight of the Nino3.4 loss")),
+          "enso",
+          Section({"lead_months": Field("int", 24, minimum=1, help="forecast lead (months)")},
+                  help="ENSO experiment options"),
+      )
+      cfg = load_config(paths, overrides, spec=ENSO_SPEC)
+
+  ``geostl grid`` does the same with its ``grid`` section (``geostl.grid.config``).
 
 Errors are :class:`ConfigError` naming the dotted key, what was expected, close matches of an
 unknown key (difflib) and where the value came from (a file or an override).
@@ -12,10 +44,11 @@ unknown key (difflib) and where the value came from (a file or an override).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from geostl._keys import did_you_mean
 
 __all__ = [
     "ConfigError",
@@ -24,7 +57,12 @@ __all__ = [
     "RUN_SPEC",
     "SOURCE_FORMATS",
     "check",
+    "defaults",
     "fill_defaults",
+    "format_keys",
+    "key_rows",
+    "with_keys",
+    "with_section",
 ]
 
 #: reader formats a ``data.sources`` entry may name (``paths`` + ``format``)
@@ -71,6 +109,7 @@ class Field:
     maximum: float | None = None
     exclusive_min: bool = False
     validator: Callable[[Any, str, str | None, bool], None] | None = None
+    help: str = ""
 
     @property
     def required(self) -> bool:
@@ -96,6 +135,7 @@ class Section:
 
     keys: dict[str, Field | Section]
     required: bool = False
+    help: str = ""
 
 
 def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) -> None:
@@ -188,77 +228,229 @@ def _f(kind: str, default: Any = _NO_DEFAULT, **kw: Any) -> Field:
 
 RUN_SPEC = Section(
     {
-        "run": Section({"name": _f("str", None, nullable=True), "dir": _f("str", "runs")}),
+        "run": Section(
+            {
+                "name": _f(
+                    "str",
+                    None,
+                    nullable=True,
+                    help="run name; the run directory is run.dir/run.name "
+                    "(null: the stem of the last config file)",
+                ),
+                "dir": _f(
+                    "str",
+                    "runs",
+                    help="folder of the run directories (relative paths "
+                    "are taken from the current directory)",
+                ),
+            },
+            help="where the run writes its checkpoints, logs and figures",
+        ),
         "data": Section(
             {
-                "sources": _f("mapping", validator=_check_sources),
-                "schema": _f("mapping"),
-                "splits": _f("mapping"),
-                "window": _f("mapping"),
-                "normalisation": _f("mapping", None, nullable=True),
-                "future_forcings": _f("str", "known", choices=("known", "oracle", "none")),
-                "padding": _f("mapping", None, nullable=True),
+                "sources": _f(
+                    "mapping",
+                    validator=_check_sources,
+                    help="named inputs: {NAME: {sample: S} or {paths: P, format: F}}, each "
+                    "optionally with regrid, every (resampling step, e.g. 2h), reader "
+                    "(video formats) and weatherbench (format: weatherbench)",
+                ),
+                "schema": _f(
+                    "mapping",
+                    help="targets, forcings and statics: which variables of which source "
+                    "(checked by geostl.data.DataConfig)",
+                ),
+                "splits": _f("mapping", help="train / val / test time ranges {start, end} (UTC)"),
+                "window": _f(
+                    "mapping", help="t_in / t_out: maps in and maps forecast (time steps)"
+                ),
+                "normalisation": _f(
+                    "mapping",
+                    None,
+                    nullable=True,
+                    help="per-variable scalings; null: z-scores from the train split",
+                ),
+                "future_forcings": _f(
+                    "str",
+                    "known",
+                    choices=("known", "oracle", "none"),
+                    help="forcings over the forecast window: known (calendar, position), "
+                    "oracle (observed values, an upper bound) or none",
+                ),
+                "padding": _f(
+                    "mapping",
+                    None,
+                    nullable=True,
+                    help="spatial padding of the maps (e.g. to a multiple of the patch size)",
+                ),
             },
             required=True,
+            help="data sources, variables, splits and windows (sub-keys: geostl.data)",
         ),
         "model": Section(
             {
-                "backbone": _f("mapping", validator=_check_backbone),
-                "fusion": _f("str", "concat"),
-                "residual": _f("str", "none", choices=("none", "last")),
-                "frame": _f("str", "geographic", choices=("geographic", "sun_fixed")),
+                "backbone": _f(
+                    "mapping",
+                    validator=_check_backbone,
+                    help="{name: a registered backbone (geostl models), ...its keyword "
+                    "arguments}; NAME alone is short for {name: NAME}",
+                ),
+                "fusion": _f(
+                    "str",
+                    "concat",
+                    help="how the forcings enter the backbone: a registered fusion "
+                    "(concat, mixer, action, ...)",
+                ),
+                "residual": _f(
+                    "str",
+                    "none",
+                    choices=("none", "last"),
+                    help="last: forecast the change from the last input map; none: the maps",
+                ),
+                "frame": _f(
+                    "str",
+                    "geographic",
+                    choices=("geographic", "sun_fixed"),
+                    help="longitude frame of the backbone: geographic or sun_fixed (maps "
+                    "rolled so that local noon stays in one column)",
+                ),
             },
             required=True,
+            help="the forecaster: backbone, fusion of the forcings, residual and frame",
         ),
         "train": Section(
             {
-                "epochs": _f("int", 10, minimum=1),
-                "batch_size": _f("int", 8, minimum=1),
-                "val_batch_size": _f("int", 4, minimum=1),
-                "num_workers": _f("int", 0, minimum=0),
-                "optimizer": _f("str", "adam", choices=("adam", "adamw")),
-                "lr": _f("float", 1e-3, minimum=0, exclusive_min=True),
-                "weight_decay": _f("float", 0.0, minimum=0),
-                "schedule": _f("str", "onecycle", choices=("onecycle", "cosine", "constant")),
-                "warmup_steps": _f("int", 0, minimum=0),
-                "warmup_epochs": _f("int", 0, minimum=0),
-                "grad_clip": _f("float", None, nullable=True, minimum=0, exclusive_min=True),
-                "criterion": _f("str", "mse", choices=("mse", "mae")),
-                "amp": _f("bool", False),
-                "compile": _f("bool", False),
-                "device": _f("str", "auto", choices=("auto", "cpu", "cuda")),
-                "early_stopping": _f("int", None, nullable=True, minimum=1),
-                "seed": _f("int", 0, minimum=0),
-                "max_minutes": _f("float", None, nullable=True, minimum=0, exclusive_min=True),
-                "max_steps_per_epoch": _f("int", None, nullable=True, minimum=1),
+                "epochs": _f("int", 10, minimum=1, help="passes over the train split"),
+                "batch_size": _f("int", 8, minimum=1, help="training windows per step"),
+                "val_batch_size": _f("int", 4, minimum=1, help="windows per validation batch"),
+                "num_workers": _f("int", 0, minimum=0, help="DataLoader worker processes"),
+                "optimizer": _f("str", "adam", choices=("adam", "adamw"), help="optimiser"),
+                "lr": _f("float", 1e-3, minimum=0, exclusive_min=True, help="peak learning rate"),
+                "weight_decay": _f("float", 0.0, minimum=0, help="optimiser weight decay"),
+                "schedule": _f(
+                    "str",
+                    "onecycle",
+                    choices=("onecycle", "cosine", "constant"),
+                    help="learning-rate schedule over all steps",
+                ),
+                "warmup_steps": _f("int", 0, minimum=0, help="linear warm-up (optimiser steps)"),
+                "warmup_epochs": _f(
+                    "int", 0, minimum=0, help="linear warm-up (epochs; not with warmup_steps)"
+                ),
+                "grad_clip": _f(
+                    "float",
+                    None,
+                    nullable=True,
+                    minimum=0,
+                    exclusive_min=True,
+                    help="clip the gradient norm to this value; null: no clipping",
+                ),
+                "criterion": _f(
+                    "str",
+                    "mse",
+                    choices=("mse", "mae"),
+                    help="loss on the normalised maps",
+                ),
+                "amp": _f("bool", False, help="mixed precision (CUDA only)"),
+                "compile": _f("bool", False, help="torch.compile the model"),
+                "device": _f(
+                    "str",
+                    "auto",
+                    choices=("auto", "cpu", "cuda"),
+                    help="auto: CUDA when available, else CPU",
+                ),
+                "early_stopping": _f(
+                    "int",
+                    None,
+                    nullable=True,
+                    minimum=1,
+                    help="stop after this many epochs without a better validation loss",
+                ),
+                "seed": _f("int", 0, minimum=0, help="random seed (weights, shuffling)"),
+                "max_minutes": _f(
+                    "float",
+                    None,
+                    nullable=True,
+                    minimum=0,
+                    exclusive_min=True,
+                    help="stop training after this many minutes (wall clock)",
+                ),
+                "max_steps_per_epoch": _f(
+                    "int", None, nullable=True, minimum=1, help="cap on the steps of an epoch"
+                ),
                 "scheduled_sampling": Section(
                     {
-                        "start": _f("float", 1.0, minimum=0, maximum=1),
-                        "decay_per_step": _f("float", 2.0e-5, minimum=0),
-                        "min": _f("float", 0.0, minimum=0, maximum=1),
-                        "kind": _f("str", "linear", choices=("linear", "reverse")),
-                        "r_sampling_step_1": _f("int", 25_000, minimum=0),
-                        "r_sampling_step_2": _f("int", 50_000, minimum=0),
-                        "r_exp_alpha": _f("float", 5_000.0, minimum=0, exclusive_min=True),
-                    }
+                        "start": _f(
+                            "float",
+                            1.0,
+                            minimum=0,
+                            maximum=1,
+                            help="initial probability of feeding the true frame",
+                        ),
+                        "decay_per_step": _f(
+                            "float", 2.0e-5, minimum=0, help="linear decay per step"
+                        ),
+                        "min": _f("float", 0.0, minimum=0, maximum=1, help="lowest probability"),
+                        "kind": _f(
+                            "str",
+                            "linear",
+                            choices=("linear", "reverse"),
+                            help="linear decay, or PredRNN-v2's reverse scheduled sampling",
+                        ),
+                        "r_sampling_step_1": _f(
+                            "int", 25_000, minimum=0, help="reverse: step its ramp starts at"
+                        ),
+                        "r_sampling_step_2": _f(
+                            "int", 50_000, minimum=0, help="reverse: step its ramp ends at"
+                        ),
+                        "r_exp_alpha": _f(
+                            "float",
+                            5_000.0,
+                            minimum=0,
+                            exclusive_min=True,
+                            help="reverse: time constant of its exponential ramp (steps)",
+                        ),
+                    },
+                    help="teacher forcing of the recurrent backbones (probabilities per step)",
                 ),
-                "log_every": _f("int", 10, minimum=1),
-            }
+                "log_every": _f("int", 10, minimum=1, help="log the loss every N steps"),
+            },
+            help="optimisation (geostl.engine.TrainConfig)",
         ),
         "eval": Section(
             {
-                "batch_size": _f("int", 8, minimum=1),
-                "baselines": _f("list", list(BASELINES), items="str", choices=BASELINES),
+                "batch_size": _f("int", 8, minimum=1, help="windows per test batch"),
+                "baselines": _f(
+                    "list",
+                    list(BASELINES),
+                    items="str",
+                    choices=BASELINES,
+                    help="baselines scored beside the model",
+                ),
                 "climatology_by": _f(
                     "str",
                     "time_of_day",
                     nullable=True,
                     choices=("time_of_day", "month", "dayofyear"),
+                    help="phase the climatology baseline averages by",
                 ),
-                "figure_window": _f("int", -1),
-                "figure_leads": _f("list", None, nullable=True, items="int"),
-                "codebook_usage": _f("bool", False),
-            }
+                "figure_window": _f(
+                    "int",
+                    -1,
+                    help="test window drawn in the figures (index, negative from the end)",
+                ),
+                "figure_leads": _f(
+                    "list",
+                    None,
+                    nullable=True,
+                    items="int",
+                    help="lead indices drawn (negative from the end); null: 4 spread over t_out",
+                ),
+                "codebook_usage": _f(
+                    "bool", False, help="record the SVQ code-usage diagnostic (SVQ models)"
+                ),
+            },
+            help="testing (geostl.engine.EvalConfig)",
         ),
     },
     required=True,
@@ -270,8 +462,8 @@ def _where(origin: str | None) -> str:
 
 
 def _unknown(key: str, dotted: str, allowed: list[str], origin: str | None) -> ConfigError:
-    close = difflib.get_close_matches(key, allowed, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(key, allowed)
+    hint = f"; {hint}" if hint else ""
     return ConfigError(
         f"unknown config key {dotted!r}{_where(origin)}{hint} "
         f"(known keys here: {', '.join(sorted(allowed))})"
@@ -315,13 +507,13 @@ def check_field(
             if spec.items and not _is_kind(item, spec.items):
                 raise bad(f"item [{i}] is {type(item).__name__} {item!r}")
             if spec.choices and item not in spec.choices:
-                close = difflib.get_close_matches(str(item), list(spec.choices), n=3, cutoff=0.5)
-                hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+                hint = did_you_mean(item, spec.choices)
+                hint = f" ({hint})" if hint else ""
                 raise bad(f"item [{i}] is {item!r}{hint}")
         return list(value)
     if spec.choices and value not in spec.choices:
-        close = difflib.get_close_matches(str(value), [str(c) for c in spec.choices], cutoff=0.5)
-        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        hint = did_you_mean(value, spec.choices)
+        hint = f" ({hint})" if hint else ""
         raise bad(f"got {value!r}{hint}")
     low = spec.minimum is not None and (
         value <= spec.minimum if spec.exclusive_min else value < spec.minimum
@@ -396,3 +588,96 @@ def fill_defaults(cfg: Mapping[str, Any], spec: Section = RUN_SPEC) -> dict[str,
             d = sub.default
             out[key] = list(d) if isinstance(d, list) else d
     return out
+
+
+def with_section(spec: Section, name: str, section: Section | Field) -> Section:
+    """A copy of ``spec`` with ``name`` added (or replaced) at the top level.
+
+    The way a task package declares its own options: e.g. ``geostl grid`` checks its configs
+    against ``with_section(RUN_SPEC, "grid", GRID_SECTION)``. Keys inside an existing section
+    are added with :func:`with_keys`.
+    """
+    return Section({**spec.keys, name: section}, spec.required, spec.help)
+
+
+def with_keys(spec: Section, dotted: str, **keys: Field | Section) -> Section:
+    """A copy of ``spec`` with ``keys`` added to the section at ``dotted`` (e.g. ``"model"``).
+
+    ``with_keys(RUN_SPEC, "train", loss_weights=Field("mapping", None, nullable=True,
+    help="..."))`` accepts ``train.loss_weights`` (default null) everywhere ``spec`` is used:
+    validation, defaults, ``geostl config --keys`` and the close matches of unknown keys.
+    """
+    head, _, rest = dotted.partition(".")
+    sub = spec.keys.get(head)
+    if not isinstance(sub, Section):
+        raise KeyError(f"with_keys: {dotted!r} is not a section of the spec")
+    new = (
+        with_keys(sub, rest, **keys)
+        if rest
+        else Section({**sub.keys, **keys}, sub.required, sub.help)
+    )
+    return with_section(spec, head, new)
+
+
+def defaults(spec: Section = RUN_SPEC) -> dict[str, Any]:
+    """The default of every optional key, as a nested dict (sections with none are left out)."""
+    out: dict[str, Any] = {}
+    for key, sub in spec.keys.items():
+        if isinstance(sub, Section):
+            inner = defaults(sub)
+            if inner:
+                out[key] = inner
+        elif not sub.required:
+            out[key] = list(sub.default) if isinstance(sub.default, list) else sub.default
+    return out
+
+
+def key_rows(spec: Section = RUN_SPEC, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """``(dotted key, expected type, default, help)`` for every key of ``spec``, in order.
+
+    Sections get a row of their own (type ``section``); a required key has default ``(required)``.
+    """
+    rows: list[tuple[str, str, str, str]] = []
+    for key, sub in spec.keys.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(sub, Section):
+            rows.append((dotted, "section", "(required)" if sub.required else "", sub.help))
+            rows.extend(key_rows(sub, f"{dotted}."))
+        else:
+            default = "(required)" if sub.required else _yaml_scalar(sub.default)
+            rows.append((dotted, sub.describe(), default, sub.help))
+    return rows
+
+
+def _yaml_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_yaml_scalar, value)) + "]"
+    return str(value)
+
+
+def format_keys(spec: Section = RUN_SPEC, section: str | None = None) -> str:
+    """The key listing of ``geostl config --keys [SECTION]``: key, type, default, then help.
+
+    ``section``: a dotted section (``train``, ``train.scheduled_sampling``) to list alone.
+    """
+    prefix = ""
+    if section:
+        for part in section.split("."):
+            sub = spec.keys.get(part)
+            if not isinstance(sub, Section):
+                hint = did_you_mean(
+                    part, [k for k, v in spec.keys.items() if isinstance(v, Section)]
+                )
+                raise ConfigError(
+                    f"{section!r} is not a config section{'; ' + hint if hint else ''}"
+                )
+            spec, prefix = sub, f"{prefix}{part}."
+    lines = []
+    for key, kind, default, text in key_rows(spec, prefix):
+        head = f"{key}: {kind}" + (f" = {default}" if default else "")
+        lines.append(head + (f"\n    {text}" if text else ""))
+    return "\n".join(lines) + "\n"

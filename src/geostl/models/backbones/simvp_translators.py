@@ -10,12 +10,12 @@ stacked. Two kinds, chosen by ``model_type`` (case-insensitive):
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from geostl._keys import did_you_mean
 from geostl.models.backbones.simvp_blocks import TRANSLATOR_BLOCKS
 
 WHOLE_TRANSLATORS = ("incepu",)
@@ -193,8 +193,8 @@ def build_translator(
     if key == "incepu":
         return IncepUTranslator(channel_in, channel_hid, n_layers)
     if key not in TRANSLATOR_BLOCKS:
-        close = difflib.get_close_matches(key, translator_names(), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(key, translator_names())
+        hint = f" D{hint[1:]}" if hint else ""
         raise KeyError(
             f"simvp: unknown model_type {model_type!r}.{hint} "
             f"Available: {', '.join(translator_names())}"
