@@ -161,8 +161,8 @@ def open_dataset(
 
 
 for _fmt, _patterns, _what in (
-    ("netcdf", ("*.nc", "*.nc4", "*.cdf"), "NetCDF-3/4 files"),
-    ("zarr", ("*.zarr",), "a Zarr store"),
+    ("netcdf", ("*.nc", "*.nc4", "*.cdf"), "NetCDF-3/4 files (h5netcdf / scipy)"),
+    ("zarr", ("*.zarr",), "Zarr stores"),
     ("grib", ("*.grib", "*.grb", "*.grib2", "*.grb2"), "GRIB 1/2 files (cfgrib)"),
 ):
     READERS.register(
@@ -170,6 +170,6 @@ for _fmt, _patterns, _what in (
         open_dataset,
         takes="files",
         patterns=_patterns,
-        description=f"gridded {_what}, dims renamed to time/lat/lon, read lazily",
+        description=f"{_what}, dims renamed to time/lat/lon, read lazily",
         fixed={"format": _fmt},
     )
