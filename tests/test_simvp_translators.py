@@ -7,6 +7,7 @@ import torch
 from geostl.models import build_backbone, count_parameters
 from geostl.models.backbones.simvp_blocks import TRANSLATOR_BLOCKS
 from geostl.models.backbones.simvp_translators import MetaTranslator, translator_names
+from geostl.models.blocks.base import BlockArgs
 from geostl.models.blocks.drop_path import DropPath
 from geostl.models.blocks.metaformer_attention import (
     MLPMixerBlock,
@@ -148,18 +149,18 @@ def test_block_parameter_counts_by_hand():
     """Per-block counts worked out from the definitions (d = width, r = mlp_ratio)."""
     d, r = 64, 8
     # ConvMixer: dw 11×11 (121d + d) + BN 2d + 1×1 (d² + d) + BN 2d
-    assert _count(ConvMixerBlock(d)) == d * d + (121 + 6) * d
+    assert _count(ConvMixerBlock(BlockArgs(d))) == d * d + (121 + 6) * d
     # ViT: LN 2d + qkv 3d² + 3d + proj d² + d + LN 2d + MLP (2r d² + r d + d)
-    assert _count(ViTBlock(d, mlp_ratio=r)) == (4 + 2 * r) * d * d + (9 + r) * d
+    assert _count(ViTBlock(BlockArgs(d, mlp_ratio=r))) == (4 + 2 * r) * d * d + (9 + r) * d
     # Swin: ViT's count + relative position table (2·ws − 1)² × 8 heads, ws = 4 at 8×8
-    swin = SwinBlock(d, mlp_ratio=r, input_resolution=(8, 8), layer_index=1)
+    swin = SwinBlock(BlockArgs(d, mlp_ratio=r, input_resolution=(8, 8), layer_index=1))
     assert _count(swin) == (4 + 2 * r) * d * d + (9 + r) * d + 49 * 8
     # MLP-Mixer at 8×8 (L = 64 tokens, token hidden d/2): 2 LN (4d) + token MLP
     # (L·d/2 + d/2 + d/2·L + L) + channel MLP (2r d² + r d + d)
     length = 64
     expected = 4 * d + (length * d // 2 + d // 2 + d // 2 * length + length)
     expected += 2 * r * d * d + r * d + d
-    assert _count(MLPMixerBlock(d, mlp_ratio=r, input_resolution=(8, 8))) == expected
+    assert _count(MLPMixerBlock(BlockArgs(d, mlp_ratio=r, input_resolution=(8, 8)))) == expected
 
 
 def test_swin_window_rule_of_openstl():
@@ -197,7 +198,7 @@ def test_relative_position_index_by_loop():
 def test_swin_window_attention_is_local_without_shift():
     """Layer 0 (no shift): changing one 4×4 window leaves the other windows' outputs alone."""
     torch.manual_seed(0)
-    block = SwinBlock(16, input_resolution=(8, 8), layer_index=0).eval()
+    block = SwinBlock(BlockArgs(16, input_resolution=(8, 8), layer_index=0)).eval()
     x = torch.randn(1, 16, 8, 8)
     x2 = x.clone()
     x2[:, :, :4, :4] += 1.0
@@ -237,12 +238,12 @@ def test_stochastic_depth_makes_training_passes_random():
 
 def test_bad_widths_and_grids_are_clear_errors():
     with pytest.raises(ValueError, match="hornet: the block width 20"):
-        TRANSLATOR_BLOCKS.get("hornet")(20)
+        TRANSLATOR_BLOCKS.get("hornet")(BlockArgs(20))
     with pytest.raises(ValueError, match="moganet: the block width 20"):
-        TRANSLATOR_BLOCKS.get("moganet")(20)
+        TRANSLATOR_BLOCKS.get("moganet")(BlockArgs(20))
     with pytest.raises(ValueError, match="vit: the block width 20"):
-        ViTBlock(20)
-    mixer = MLPMixerBlock(16, input_resolution=(8, 8))
+        ViTBlock(BlockArgs(20))
+    mixer = MLPMixerBlock(BlockArgs(16, input_resolution=(8, 8)))
     with pytest.raises(ValueError, match=r"mlpmixer: built for a latent grid 8×8, got 4×8"):
         mixer(torch.randn(1, 16, 4, 8))
     with pytest.raises(KeyError, match="Available: .*swin"):
@@ -289,7 +290,7 @@ def _swin_by_loops(block: SwinBlock, x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("layer_index", [0, 1])
 def test_swin_block_matches_a_pixel_by_pixel_reference(layer_index):
     torch.manual_seed(layer_index)
-    block = SwinBlock(16, mlp_ratio=2, input_resolution=(8, 12), layer_index=layer_index)
+    block = SwinBlock(BlockArgs(16, mlp_ratio=2, input_resolution=(8, 12), layer_index=layer_index))
     block = block.double().eval()
     with torch.no_grad():
         block.relative_position_bias_table.normal_()
@@ -299,7 +300,7 @@ def test_swin_block_matches_a_pixel_by_pixel_reference(layer_index):
 
 def test_token_attention_matches_torch_scaled_dot_product_attention():
     torch.manual_seed(0)
-    block = ViTBlock(32).double().eval()
+    block = ViTBlock(BlockArgs(32)).double().eval()
     t = torch.randn(2, 10, 32, dtype=torch.float64)
     qkv = block.attn.qkv(t).reshape(2, 10, 3, 8, 4).permute(2, 0, 3, 1, 4)
     ref = torch.nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])

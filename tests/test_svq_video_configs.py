@@ -105,8 +105,11 @@ def test_kth_config_reads_a_folder_through_its_format(tmp_path: Path) -> None:
             open_sources(cfg["data"]["sources"])
 
 
-def test_reader_options_only_for_the_video_formats(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="only with the video formats"):
+def test_reader_options_only_for_formats_whose_reader_takes_options(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"only with the formats whose reader takes options \(.*kth.*\), got format .taxibj.",
+    ):
         load_config(
             [CONFIGS / "taxibj" / "SimVPVQ_gSTA_frozen.yaml"],
             ["data.sources.taxibj.reader={size: [3, 4]}"],

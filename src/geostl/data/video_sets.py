@@ -37,8 +37,7 @@ summed over the pixels of a frame).
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,36 +117,22 @@ def video_set(name: str) -> VideoSet:
     return VIDEO_SETS[name]
 
 
-def _openers() -> dict[str, Callable[[str], xr.Dataset]]:
-    from geostl.io.human36m import open_human36m
-    from geostl.io.kitticaltech import open_kitticaltech
-    from geostl.io.kth import open_kth
-
-    return {"kth": open_kth, "human36m": open_human36m, "kitticaltech": open_kitticaltech}
-
-
 def open_video_source(
     fmt: str, root: str, options: Mapping[str, Any] | None = None, where: str = "reader"
 ) -> xr.Dataset:
     """Open a video-set folder with the reader of source format ``fmt``.
 
-    ``options``: keyword arguments of that reader (e.g. ``{"size": [120, 160], "min_frames":
-    30}``; lists become tuples), from a source entry's ``reader`` mapping. An option the reader
-    does not take is an error naming ``where`` and listing the ones it takes.
+    ``fmt``: the ``format`` of one of :data:`VIDEO_SETS` (``geostl.io.READERS`` holds the
+    reader). ``options``: keyword arguments of that reader (e.g. ``{"size": [120, 160],
+    "min_frames": 30}``; lists become tuples), from a source entry's ``reader`` mapping. An
+    option the reader does not take is an error naming ``where`` and listing the ones it takes.
     """
-    openers = _openers()
-    if fmt not in openers:
-        raise KeyError(f"unknown video format {fmt!r}; expected one of {', '.join(openers)}")
-    opener = openers[fmt]
-    accepted = [n for n in inspect.signature(opener).parameters if n != "root"]
-    kwargs = {}
-    for key, value in (options or {}).items():
-        if key not in accepted:
-            raise ValueError(
-                f"{where}.{key}: not an option of the {fmt!r} reader; it takes {accepted}"
-            )
-        kwargs[key] = tuple(value) if isinstance(value, list) else value
-    return opener(root, **kwargs)
+    from geostl.io import READERS
+
+    formats = sorted({s.format for s in VIDEO_SETS.values()})
+    if fmt not in formats:
+        raise KeyError(f"unknown video format {fmt!r}; expected one of {', '.join(formats)}")
+    return READERS[fmt].read([root], options, where)
 
 
 def video_splits(

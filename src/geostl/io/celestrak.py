@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._files import PathLike, read_text_lines
+from geostl.io.registry import READERS
 
 _WIDTHS = (4, 3, 3, 5, 3, *([3] * 8), 4, *([4] * 8), 4, 4, 2, 4, 6, 2, 6, 6, 6, 6, 6)
 _SECTIONS = ("OBSERVED", "DAILY_PREDICTED", "MONTHLY_PREDICTED")
@@ -150,3 +151,12 @@ def open_celestrak(
         "CelesTrak space-weather data (CSSI format), https://celestrak.org/SpaceData/"
     )
     return ds
+
+
+READERS.register(
+    "celestrak",
+    open_celestrak,
+    takes="file",
+    patterns=("*SW-*.txt", "*SW-*.txt.gz"),
+    description="CelesTrak / CSSI space-weather table (Kp, Ap, F10.7), daily",
+)

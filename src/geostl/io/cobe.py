@@ -20,6 +20,7 @@ import xarray as xr
 
 from geostl.io._files import PathsLike, expand_paths
 from geostl.io.gridded import open_dataset
+from geostl.io.registry import READERS
 
 _RANGES = {
     "degC": (-5.0, 45.0, 0.0),
@@ -114,3 +115,12 @@ def open_cobe_sst(paths: PathsLike, variable: str | None = None, units: str = "a
         coords={"time": times, "lat": np.array(grid[0]), "lon": np.array(grid[1])},
         attrs={"source_files": ",".join(f[2] for f in fields)},
     )
+
+
+READERS.register(
+    "cobe",
+    open_cobe_sst,
+    takes="files",
+    patterns=("sst??????.grb",),
+    description="COBE-SST monthly 1 deg GRIB files (JMA), one file per month, degC",
+)

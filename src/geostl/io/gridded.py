@@ -17,6 +17,7 @@ from pathlib import Path
 import xarray as xr
 
 from geostl.io._files import PathsLike, expand_paths
+from geostl.io.registry import READERS
 
 FORMATS = ("netcdf", "zarr", "grib")
 _RENAME = {
@@ -157,3 +158,18 @@ def open_dataset(
         out = xr.combine_by_coords(parts, combine_attrs="drop_conflicts")
     out.attrs["source_files"] = ",".join(os.path.basename(p) for p in files)
     return out
+
+
+for _fmt, _patterns, _what in (
+    ("netcdf", ("*.nc", "*.nc4", "*.cdf"), "NetCDF-3/4 files (h5netcdf / scipy)"),
+    ("zarr", ("*.zarr",), "Zarr stores"),
+    ("grib", ("*.grib", "*.grb", "*.grib2", "*.grb2"), "GRIB 1/2 files (cfgrib)"),
+):
+    READERS.register(
+        _fmt,
+        open_dataset,
+        takes="files",
+        patterns=_patterns,
+        description=f"{_what}, dims renamed to time/lat/lon, read lazily",
+        fixed={"format": _fmt},
+    )

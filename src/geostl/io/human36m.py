@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._video import VideoClip, decode_image, frame_files, lazy_video_dataset
+from geostl.io.registry import READERS
 
 __all__ = [
     "HUMAN_FRAME_STEP",
@@ -182,3 +183,12 @@ def open_human36m(
             ),
         },
     )
+
+
+READERS.register(
+    "human36m",
+    open_human36m,
+    takes="folder",
+    patterns=("human*", "Human3.6M*", "h36m*"),
+    description="Human3.6M frames (OpenSTL data/human), lazy RGB pixel grid",
+)

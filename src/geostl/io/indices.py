@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._files import PathLike, read_text_lines
+from geostl.io.registry import READERS
 
 LAYOUTS = ("cpc_nino", "psl_monthly", "cpc_year_csv", "cpc_oni")
 _SEASONS = ("DJF", "JFM", "FMA", "MAM", "AMJ", "MJJ", "JJA", "JAS", "ASO", "SON", "OND", "NDJ")
@@ -249,3 +250,19 @@ def open_index(
     ds.attrs["source_files"] = os.path.basename(os.fspath(path))
     ds.attrs["layout"] = layout
     return ds
+
+
+READERS.register(
+    "index",
+    open_index,
+    takes="file",
+    patterns=(
+        "*.nino.mth.*.ascii",
+        "*.indices",
+        "*.data",
+        "*.data.txt",
+        "*oni*.csv",
+        "oni.ascii.txt",
+    ),
+    description="NOAA CPC / PSL monthly climate-index text tables (Nino, ONI, RONI)",
+)

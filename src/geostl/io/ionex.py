@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._files import PathsLike, expand_paths, read_text_lines
+from geostl.io.registry import READERS
 
 _FILL = 9999
 _PER_LINE = 16
@@ -437,3 +438,12 @@ def _merge_attrs(items: list[dict[str, str | float | int]]) -> dict[str, str | f
 def _has_label(line: str) -> bool:
     """True for a header-style record (letters in the label columns), never for a data line."""
     return _LETTERS.search(line, 60, 80) is not None
+
+
+READERS.register(
+    "ionex",
+    open_ionex,
+    takes="files",
+    patterns=("*.??i", "*.??i.gz", "*.??i.Z"),
+    description="IONEX global TEC maps (IGS, CODE, UPC ...), TECU on the 2.5 x 5 deg grid",
+)

@@ -44,6 +44,7 @@ import pandas as pd
 import xarray as xr
 
 from geostl.io._files import PathsLike, expand_paths
+from geostl.io.registry import READERS
 
 MAP_SIZE = 72
 """Rows and columns of an ``iono_electron`` map."""
@@ -323,3 +324,12 @@ def open_iono_tfrecord(paths: PathsLike) -> xr.Dataset:
 
 _LAT_ATTRS = {"units": "degrees_north", "long_name": "latitude (assumed)"}
 _LON_ATTRS = {"units": "degrees_east", "long_name": "longitude (assumed)"}
+
+
+READERS.register(
+    "iono_tfrecord",
+    open_iono_tfrecord,
+    takes="files",
+    patterns=("*.tfrecord", "*.tfrecords"),
+    description="Channel Mixer seed's iono_electron TFRecord archive (TEC maps + drivers)",
+)

@@ -55,6 +55,7 @@ import xarray as xr
 from scipy import ndimage
 
 from geostl.io._video import VideoClip, lazy_video_dataset
+from geostl.io.registry import READERS
 
 __all__ = ["KITTI_SIZE", "open_kitticaltech", "prednet_process", "read_hkl", "seq_frames"]
 
@@ -314,3 +315,12 @@ def open_kitticaltech(
 def _check_length(clip: str, n: int, min_frames: int) -> None:
     if n < max(min_frames, 1):
         raise ValueError(f"KittiCaltech clip {clip}: {n} frame(s), fewer than {max(min_frames, 1)}")
+
+
+READERS.register(
+    "kitticaltech",
+    open_kitticaltech,
+    takes="folder",
+    patterns=("kitticaltech*", "kitti*"),
+    description="KITTI hickle files + Caltech Pedestrian .seq videos, lazy RGB pixel grid",
+)

@@ -48,6 +48,7 @@ from geostl.io._video import (
     lazy_video_dataset,
     resize_bilinear,
 )
+from geostl.io.registry import READERS
 
 __all__ = ["KTH_ACTIONS", "KTH_FPS", "KTH_TEST_PERSONS", "KTH_TRAIN_PERSONS", "open_kth"]
 
@@ -190,3 +191,12 @@ def _frames(clip_dir: Path) -> tuple[np.ndarray, list[Path]]:
         found[n] = path
     numbers = np.array(sorted(found), dtype=np.int64)
     return numbers, [found[int(n)] for n in numbers]
+
+
+READERS.register(
+    "kth",
+    open_kth,
+    takes="folder",
+    patterns=("kth*", "KTH*"),
+    description="KTH Action frame folders (OpenSTL data/kth), lazy gray pixel grid",
+)

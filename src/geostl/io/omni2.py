@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._files import PathsLike, expand_paths, read_bytes
+from geostl.io.registry import READERS
 
 
 class _Col(NamedTuple):
@@ -171,3 +172,12 @@ def open_omni2(paths: PathsLike) -> xr.Dataset:
     ds.attrs["source_files"] = ",".join(os.path.basename(p[2]) for p in pieces)
     ds.attrs["source"] = "NASA/GSFC SPDF OMNI2 hourly (low resolution) data"
     return ds
+
+
+READERS.register(
+    "omni2",
+    open_omni2,
+    takes="files",
+    patterns=("omni2_*.dat", "omni2_*.dat.gz"),
+    description="OMNI2 hourly solar-wind and geomagnetic indices (NASA SPDF yearly files)",
+)

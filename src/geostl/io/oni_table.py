@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._files import PathLike, read_text_lines
+from geostl.io.registry import READERS
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _MISSING = (-99.9, -99.99, -999.0)
@@ -100,3 +101,12 @@ def open_oni_table(path: PathLike) -> xr.Dataset:
         coords={"time": time},
         attrs={"source_files": os.path.basename(os.fspath(path)), "layout": "mcnoldy_oni"},
     )
+
+
+READERS.register(
+    "oni",
+    open_oni_table,
+    takes="file",
+    patterns=("ONI_NINO34_*.txt",),
+    description="McNoldy's ONI / Nino 3.4 monthly text table with El Nino / La Nina phases",
+)

@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from geostl.io._files import PathsLike, expand_paths
+from geostl.io.registry import READERS
 
 __all__ = ["TAXIBJ_SHAPE", "TAXIBJ_SLOTS_PER_DAY", "open_taxibj", "slot_start_times"]
 
@@ -187,3 +188,12 @@ def open_taxibj(paths: PathsLike) -> xr.Dataset:
         grid="pixel: the 32 x 32 grid over Beijing, no coordinates in the release",
     )
     return ds
+
+
+READERS.register(
+    "taxibj",
+    open_taxibj,
+    takes="files",
+    patterns=("BJ1?_M32x32_T30_InOut.h5",),
+    description="TaxiBJ crowd flows, 32 x 32 pixel grid, 30-minute slots (release HDF5 files)",
+)

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from geostl.io.registry import READERS
+
 __all__ = [
     "WEATHERBENCH_LEVELS",
     "WEATHERBENCH_VARIABLES",
@@ -245,3 +247,12 @@ def _engine(path: Path) -> str:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     return "scipy" if magic[:3] == b"CDF" else "h5netcdf"
+
+
+READERS.register(
+    "weatherbench",
+    open_weatherbench,
+    takes="folder",
+    patterns=("*5.625deg*",),
+    description="WeatherBench 5.625 deg folder (one sub-folder per variable, yearly NetCDF)",
+)

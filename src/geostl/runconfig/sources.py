@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,45 +11,13 @@ import xarray as xr
 
 from geostl.data.regrid import regrid_ionex
 from geostl.data.subsample import subsample_time
-from geostl.data.video_sets import open_video_source
 from geostl.data.weatherbench import open_weatherbench_source
 from geostl.datasets import available, sample
-from geostl.io import (
-    open_celestrak,
-    open_dataset,
-    open_index,
-    open_ionex,
-    open_iono_tfrecord,
-    open_omni2,
-    open_taxibj,
-)
+from geostl.io import READERS, ReaderOptionError
 
 from .spec import RUN_SPEC, ConfigError, check_field
 
 __all__ = ["open_sources"]
-
-
-def _single(opener: Callable[[Path], xr.Dataset], fmt: str) -> Callable[[list[Path]], xr.Dataset]:
-    def read(paths: list[Path]) -> xr.Dataset:
-        if len(paths) != 1:
-            raise ConfigError(f"format {fmt!r} reads one file, got {len(paths)}: {paths}")
-        return opener(paths[0])
-
-    return read
-
-
-_READERS: dict[str, Callable[[list[Path]], xr.Dataset]] = {
-    "ionex": open_ionex,
-    "omni2": open_omni2,
-    "celestrak": _single(open_celestrak, "celestrak"),
-    "index": _single(open_index, "index"),
-    "netcdf": lambda p: open_dataset(p, format="netcdf"),
-    "zarr": lambda p: open_dataset(p, format="zarr"),
-    "grib": lambda p: open_dataset(p, format="grib"),
-    "iono_tfrecord": open_iono_tfrecord,
-    "taxibj": open_taxibj,
-}
-VIDEO_FORMATS = ("kth", "human36m", "kitticaltech")
 
 
 def open_sources(
@@ -59,15 +27,14 @@ def open_sources(
 
     Args:
         sources: ``{NAME: {"sample": "tec"}}`` (a built-in sample, ``geostl.datasets``) or
-            ``{NAME: {"paths": [...], "format": "ionex"|"omni2"|"celestrak"|"index"|"netcdf"|
-            "zarr"|"grib"|"iono_tfrecord"|"taxibj"}}`` (``taxibj``: the release's
-            ``BJ13..BJ16_M32x32_T30_InOut.h5``, :func:`geostl.io.open_taxibj`), or
-            ``{"paths": ROOT, "format": "weatherbench", "weatherbench": {"set": "t2m"}}`` (a
-            WeatherBench 5.625° folder, see
-            :func:`geostl.data.weatherbench.open_weatherbench_source`), or ``{"paths": ROOT,
-            "format": "kth"|"human36m"|"kitticaltech"}`` (a video set's folder, read lazily
-            with the reader's defaults, :mod:`geostl.data.video_sets`). Glob patterns are
-            passed to the readers that take them (all but celestrak and index). Optional
+            ``{NAME: {"paths": [...], "format": FORMAT, "reader": {OPTION: VALUE}}}`` with
+            ``FORMAT`` any name in ``geostl.io.READERS`` (the table in ``docs/data.md``) and
+            ``reader`` (optional) keyword arguments among that reader's ``options`` (lists
+            become tuples). Readers that take ``files`` get the list of paths (globs
+            included); ``file`` and ``folder`` readers exactly one. Except
+            ``{"paths": ROOT, "format": "weatherbench", "weatherbench": {"set": "t2m"}}``: a
+            WeatherBench 5.625° folder whose selection is the ``weatherbench`` mapping (see
+            :func:`geostl.data.weatherbench.open_weatherbench_source`). Optional
             transforms, applied in this order after reading: ``"regrid": "iono72"|"native"``
             (IONEX 71 x 73 -> 72 x 72 or 71 x 72, :func:`geostl.data.regrid.regrid_ionex`) and
             ``"every": "2h"`` (keep the epochs on multiples of the step from midnight, never
@@ -78,8 +45,9 @@ def open_sources(
         ``{NAME: xr.Dataset}`` as the ``geostl.io`` readers return them (lazy where they are).
 
     Raises:
-        ConfigError: a malformed entry or an unknown sample (naming ``data.sources.NAME``);
-            reader errors (missing files, bad content) pass through with the reader's message.
+        ConfigError: a malformed entry, an unknown sample or format, the wrong number of paths
+            or a reader option the reader does not take (naming ``data.sources.NAME``); reader
+            errors (missing files, bad content) pass through with the reader's message.
     """
     check_field(sources, RUN_SPEC.keys["data"].keys["sources"], "data.sources", complete=True)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -98,10 +66,8 @@ def open_sources(
             try:
                 if entry["format"] == "weatherbench":
                     ds = _weatherbench(paths, entry, f"data.sources.{name}")
-                elif entry["format"] in VIDEO_FORMATS:
-                    ds = _video(paths, entry, f"data.sources.{name}")
                 else:
-                    ds = _READERS[entry["format"]](paths)
+                    ds = _read(paths, entry, f"data.sources.{name}")
             except ConfigError as err:
                 raise ConfigError(f"data.sources.{name}: {err}") from err
         out[name] = _transform(ds, entry, f"data.sources.{name}")
@@ -112,6 +78,11 @@ def _weatherbench(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr
     """Format ``weatherbench``: ``paths`` is the root folder, ``weatherbench`` the selection."""
     if len(paths) != 1:
         raise ConfigError(f"format 'weatherbench' reads one root folder, got {len(paths)}: {paths}")
+    if "reader" in entry:
+        raise ConfigError(
+            f"{where}.reader: format 'weatherbench' takes its selection from {where}.weatherbench"
+            ", not reader"
+        )
     if "weatherbench" not in entry:
         raise ConfigError(
             f"{where}.weatherbench is missing: expected {{set: NAME}} or {{variables: [...], "
@@ -123,19 +94,20 @@ def _weatherbench(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr
         raise ConfigError(str(err)) from err
 
 
-def _video(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr.Dataset:
-    """Formats ``kth``, ``human36m``, ``kitticaltech``: ``paths`` is the set's folder,
-    ``reader`` (optional) the reader's keyword arguments."""
+def _read(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr.Dataset:
+    """Any registered format but weatherbench: ``READERS[format]`` on the paths, with the
+    entry's ``reader`` mapping as keyword arguments."""
     fmt = entry["format"]
-    if len(paths) != 1:
-        raise ConfigError(f"format {fmt!r} reads one folder, got {len(paths)}: {paths}")
+    if fmt not in READERS:
+        raise ConfigError(f"unknown format {fmt!r}; known: {', '.join(READERS.names())}")
+    options = entry.get("reader")
     try:
-        return open_video_source(fmt, str(paths[0]), entry.get("reader"), f"{where}.reader")
+        return READERS[fmt].read(paths, options, f"{where}.reader")
+    except ReaderOptionError as err:  # an unknown option or the wrong number of paths
+        raise ConfigError(str(err)) from err
     except TypeError as err:
-        raise ConfigError(f"{where}.reader: {err}") from err
-    except ValueError as err:
-        if str(err).startswith(f"{where}.reader."):
-            raise ConfigError(str(err)) from err
+        if options:  # an option of the wrong type, named by the reader
+            raise ConfigError(f"{where}.reader: {err}") from err
         raise
 
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geostl._keys import did_you_mean
+from geostl.io import READERS
 
 __all__ = [
     "ConfigError",
@@ -65,22 +66,8 @@ __all__ = [
     "with_section",
 ]
 
-#: reader formats a ``data.sources`` entry may name (``paths`` + ``format``)
-SOURCE_FORMATS = (
-    "ionex",
-    "omni2",
-    "celestrak",
-    "index",
-    "netcdf",
-    "zarr",
-    "grib",
-    "iono_tfrecord",
-    "weatherbench",
-    "taxibj",
-    "kth",
-    "human36m",
-    "kitticaltech",
-)
+#: reader formats a ``data.sources`` entry may name (``paths`` + ``format``): the registry's
+SOURCE_FORMATS = READERS.names()
 #: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
 REGRID_CHOICES = ("native", "iono72")
 BASELINES = ("persistence", "sun_fixed", "climatology")
@@ -175,10 +162,12 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
             # one layer (a file or an override such as data.sources.maps.paths=...) may give
             # part of an entry; the merged config is checked whole
             continue
-        if "reader" in keys and entry.get("format") not in ("kth", "human36m", "kitticaltech"):
+        with_options = [r.name for r in READERS if r.options]
+        if "reader" in keys and entry.get("format") not in with_options:
             raise ConfigError(
-                f"config key {key + '.reader'!r}{_where(origin)}: only with the video formats "
-                f"kth, human36m, kitticaltech, got format {entry.get('format')!r}"
+                f"config key {key + '.reader'!r}{_where(origin)}: only with the formats whose "
+                f"reader takes options ({', '.join(with_options)}), got format "
+                f"{entry.get('format')!r}"
             )
         core = keys - {"regrid", "every", "weatherbench", "reader"}
         if "weatherbench" in keys and entry.get("format") != "weatherbench":

@@ -1,19 +1,21 @@
 """SimVP translator blocks (MetaFormer style), chosen by ``model_type``.
 
 A translator block maps (N, dim, h, w) → (N, dim, h, w) and is registered in
-``TRANSLATOR_BLOCKS`` under its lower-case ``model_type``. Every block is constructed as::
+``TRANSLATOR_BLOCKS`` (:mod:`geostl.models.blocks.base`, re-exported here) under its lower-case
+``model_type``. Every block is constructed from one
+:class:`~geostl.models.blocks.base.BlockArgs` (dim, mlp_ratio, drop, drop_path,
+input_resolution, layer_index, out_dim; a block may ignore the fields it does not need)::
 
-    Block(dim, *, mlp_ratio, drop, drop_path, input_resolution, layer_index, out_dim)
+    Block(BlockArgs(dim, mlp_ratio=8.0, drop_path=0.1, input_resolution=(h, w), ...))
 
-(``input_resolution`` = (h, w), ``layer_index`` and ``out_dim`` (the width the translator's
-1×1 reduction maps the block's output to) are there for blocks that need them, e.g. windowed
-attention or UniFormer's convolution-or-attention choice; a block may ignore them).
-:class:`~.simvp_translators.MetaTranslator` stacks N_T of them. A new block is one file that
-registers itself here (TAU: :mod:`.simvp_tau_block`; the MetaFormer family ConvMixer, ConvNeXt,
-HorNet, MLP-Mixer, MogaNet, PoolFormer, Swin, UniFormer, VAN, ViT: :mod:`.simvp_metaformer`).
-Stochastic depth is :class:`geostl.models.blocks.drop_path.DropPath` (re-exported here).
+:class:`~.simvp_translators.MetaTranslator` stacks N_T of them. A new block is one file with a
+``@TRANSLATOR_BLOCKS.register("name")`` class (TAU: :mod:`.simvp_tau_block`; the MetaFormer
+family ConvMixer, ConvNeXt, HorNet, MLP-Mixer, MogaNet, PoolFormer, Swin, UniFormer, VAN, ViT:
+:mod:`geostl.models.blocks`, loaded by :mod:`.simvp_metaformer`). Stochastic depth is
+:class:`geostl.models.blocks.drop_path.DropPath` (re-exported here).
 
-This file holds the **gSTA** block (gated spatiotemporal attention, SimVP v2 / OpenSTL's
+This file holds :class:`LayerScaledAttentionBlock`, the block shape gSTA and TAU share, and the
+**gSTA** block (gated spatiotemporal attention, SimVP v2 / OpenSTL's
 ``GASubBlock``)::
 
     x = x + drop_path(γ1 · Attn(BN(x)))          Attn: 1×1 → GELU → LKA gate → 1×1, + shortcut
@@ -31,12 +33,18 @@ import math
 import torch
 from torch import nn
 
+from geostl.models.blocks.base import TRANSLATOR_BLOCKS, BlockArgs
 from geostl.models.blocks.drop_path import DropPath
-from geostl.models.registry import Registry
 
-TRANSLATOR_BLOCKS = Registry("SimVP translator block (model_type)")
-
-__all__ = ["TRANSLATOR_BLOCKS", "DropPath", "GSTABlock", "MixMlp", "init_conv_fan_out"]
+__all__ = [
+    "TRANSLATOR_BLOCKS",
+    "BlockArgs",
+    "DropPath",
+    "GSTABlock",
+    "LayerScaledAttentionBlock",
+    "MixMlp",
+    "init_conv_fan_out",
+]
 
 
 class LargeKernelAttention(nn.Module):
@@ -103,34 +111,45 @@ def init_conv_fan_out(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-@TRANSLATOR_BLOCKS.register("gsta")
-class GSTABlock(nn.Module):
-    """Gated spatiotemporal attention block on (N, dim, h, w); see the module docstring."""
+class LayerScaledAttentionBlock(nn.Module):
+    """The gSTA / TAU block shape on (N, dim, h, w) → (N, dim, h, w)::
 
-    def __init__(
-        self,
-        dim: int,
-        *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
-        kernel_size: int = 21,
-        init_value: float = 1e-2,
-    ) -> None:
+        x = x + drop_path(γ1 · attention(BN(x)))
+        x = x + drop_path(γ2 · MixMlp(BN(x)))           MixMlp hidden width dim · mlp_ratio
+
+    γ1, γ2 per-channel layer scales initialised to ``init_value``. A subclass names its
+    ``attention`` (a module class built as ``attention(dim, kernel_size)``) and its weight
+    ``initialise`` (applied to every sub-module after construction). The sub-module names
+    (``norm1``, ``attn``, ``drop_path``, ``norm2``, ``mlp``, ``layer_scale_1/2``) are OpenSTL's,
+    so state dicts match its ``GASubBlock`` / ``TAUSubBlock``.
+    """
+
+    attention: type[nn.Module]
+
+    @staticmethod
+    def initialise(module: nn.Module) -> None:
+        init_conv_fan_out(module)
+
+    def __init__(self, args: BlockArgs, *, kernel_size: int = 21, init_value: float = 1e-2) -> None:
         super().__init__()
+        dim = args.dim
         self.norm1 = nn.BatchNorm2d(dim)
-        self.attn = SpatialAttention(dim, kernel_size)
-        self.drop_path = DropPath(drop_path)
+        self.attn = self.attention(dim, kernel_size)
+        self.drop_path = DropPath(args.drop_path)
         self.norm2 = nn.BatchNorm2d(dim)
-        self.mlp = MixMlp(dim, int(dim * mlp_ratio), drop)
+        self.mlp = MixMlp(dim, int(dim * args.mlp_ratio), args.drop)
         self.layer_scale_1 = nn.Parameter(torch.full((dim,), float(init_value)))
         self.layer_scale_2 = nn.Parameter(torch.full((dim,), float(init_value)))
-        self.apply(init_conv_fan_out)
+        self.apply(self.initialise)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path(self.layer_scale_1[:, None, None] * self.attn(self.norm1(x)))
         x = x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
         return x
+
+
+@TRANSLATOR_BLOCKS.register("gsta")
+class GSTABlock(LayerScaledAttentionBlock):
+    """Gated spatiotemporal attention block on (N, dim, h, w); see the module docstring."""
+
+    attention = SpatialAttention

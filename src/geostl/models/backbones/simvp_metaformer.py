@@ -1,6 +1,7 @@
 """The MetaFormer family of SimVP translator blocks (OpenSTL's ``MetaBlock`` model types),
 registered in :data:`~.simvp_blocks.TRANSLATOR_BLOCKS` under their lower-case ``model_type``
-(OpenSTL's aliases ``mlp`` and ``moga`` too). The blocks live in :mod:`geostl.models.blocks`:
+(OpenSTL's aliases ``mlp`` and ``moga`` too). The blocks live in :mod:`geostl.models.blocks`,
+each registering itself with a decorator; this module only imports them:
 
 =============  ===============================================  ===================
 model_type     block (in :mod:`geostl.models.blocks`)            module
@@ -23,35 +24,7 @@ are registered elsewhere.
 
 from __future__ import annotations
 
-from geostl.models.backbones.simvp_blocks import TRANSLATOR_BLOCKS
-from geostl.models.blocks.metaformer_attention import (
-    MLPMixerBlock,
-    SwinBlock,
-    ViTBlock,
-    uniformer_block,
-)
-from geostl.models.blocks.metaformer_conv import (
-    ConvMixerBlock,
-    ConvNeXtBlock,
-    PoolFormerBlock,
-    VANBlock,
-)
-from geostl.models.blocks.metaformer_gated import HorNetBlock, MogaNetBlock
-
-METAFORMER_BLOCKS = {
-    "convmixer": ConvMixerBlock,
-    "convnext": ConvNeXtBlock,
-    "hornet": HorNetBlock,
-    "mlpmixer": MLPMixerBlock,
-    "mlp": MLPMixerBlock,
-    "moganet": MogaNetBlock,
-    "moga": MogaNetBlock,
-    "poolformer": PoolFormerBlock,
-    "swin": SwinBlock,
-    "uniformer": uniformer_block,
-    "van": VANBlock,
-    "vit": ViTBlock,
-}
-
-for _name, _block in METAFORMER_BLOCKS.items():
-    TRANSLATOR_BLOCKS.register(_name)(_block)
+# importing the block modules registers them (each block's @TRANSLATOR_BLOCKS.register)
+import geostl.models.blocks.metaformer_attention  # noqa: F401
+import geostl.models.blocks.metaformer_conv  # noqa: F401
+import geostl.models.blocks.metaformer_gated  # noqa: F401

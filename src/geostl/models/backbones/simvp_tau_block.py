@@ -2,7 +2,8 @@
 
 Registered in :data:`~.simvp_blocks.TRANSLATOR_BLOCKS` as ``model_type="tau"``. It is the gSTA
 block (:class:`~.simvp_blocks.GSTABlock`: BatchNorm → attention → layer scale, BatchNorm →
-convolutional MLP → layer scale, both residual) with the attention replaced by the **temporal
+convolutional MLP → layer scale, both residual; the shared class is
+:class:`~.simvp_blocks.LayerScaledAttentionBlock`) with the attention replaced by the **temporal
 attention unit** on (N, dim, h, w), dim = T·hid_S stacked frame latents::
 
     y  = proj_2(TA(GELU(proj_1(x)))) + x                 proj_1, proj_2: 1×1 convs
@@ -25,8 +26,7 @@ from torch import nn
 
 from geostl.models.backbones.simvp_blocks import (
     TRANSLATOR_BLOCKS,
-    DropPath,
-    MixMlp,
+    LayerScaledAttentionBlock,
     init_conv_fan_out,
 )
 
@@ -74,49 +74,25 @@ class TemporalAttention(nn.Module):
         return self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x)))) + x
 
 
-def _init_tau(module: nn.Module) -> None:
-    """OpenSTL's block initialisation: convs N(0, 2/fan_out); linears trunc-normal(0.02)."""
-    init_conv_fan_out(module)
-    if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-
 @TRANSLATOR_BLOCKS.register("tau")
-class TAUBlock(nn.Module):
+class TAUBlock(LayerScaledAttentionBlock):
     """Temporal attention unit block on (N, dim, h, w) → (N, dim, h, w)::
 
         x = x + drop_path(γ1 · TemporalAttention(BN(x)))
         x = x + drop_path(γ2 · MixMlp(BN(x)))
 
-    γ1, γ2 per-channel layer scales initialised to ``init_value`` (0.01).
+    γ1, γ2 per-channel layer scales initialised to ``init_value`` (0.01). Built from a
+    :class:`~geostl.models.blocks.base.BlockArgs` (``TAUBlock(args, kernel_size=21,
+    init_value=1e-2)``), like gSTA; only the attention and the initialisation differ.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
-        kernel_size: int = 21,
-        init_value: float = 1e-2,
-    ) -> None:
-        super().__init__()
-        self.norm1 = nn.BatchNorm2d(dim)
-        self.attn = TemporalAttention(dim, kernel_size)
-        self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.BatchNorm2d(dim)
-        self.mlp = MixMlp(dim, int(dim * mlp_ratio), drop)
-        self.layer_scale_1 = nn.Parameter(torch.full((dim,), float(init_value)))
-        self.layer_scale_2 = nn.Parameter(torch.full((dim,), float(init_value)))
-        self.apply(_init_tau)
+    attention = TemporalAttention
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.layer_scale_1[:, None, None] * self.attn(self.norm1(x)))
-        x = x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
-        return x
+    @staticmethod
+    def initialise(module: nn.Module) -> None:
+        """OpenSTL's block initialisation: convs N(0, 2/fan_out); linears trunc-normal(0.02)."""
+        init_conv_fan_out(module)
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)

@@ -17,6 +17,7 @@ from torch import nn
 
 from geostl._keys import did_you_mean
 from geostl.models.backbones.simvp_blocks import TRANSLATOR_BLOCKS
+from geostl.models.blocks.base import BlockArgs
 
 WHOLE_TRANSLATORS = ("incepu",)
 
@@ -38,6 +39,9 @@ class MetaBlock(nn.Module):
 
 class MetaTranslator(nn.Module):
     """N_T blocks: channel_in → channel_hid, (N_T − 2) × channel_hid, channel_hid → channel_in.
+
+    Layer i's block is ``TRANSLATOR_BLOCKS.get(model_type)(BlockArgs(dims[i], mlp_ratio, drop,
+    rate_i, input_resolution, layer_index=i, out_dim=dims[i + 1]))``.
 
     Stochastic depth follows OpenSTL exactly: layers 0..N_T−2 use
     linspace(0.01, drop_path, N_T)[i] and the last layer uses ``drop_path``. So even with
@@ -67,13 +71,15 @@ class MetaTranslator(nn.Module):
             *(
                 MetaBlock(
                     block_cls(
-                        dims[i],
-                        mlp_ratio=mlp_ratio,
-                        drop=drop,
-                        drop_path=rates[i],
-                        input_resolution=input_resolution,
-                        layer_index=i,
-                        out_dim=dims[i + 1],
+                        BlockArgs(
+                            dims[i],
+                            mlp_ratio=mlp_ratio,
+                            drop=drop,
+                            drop_path=rates[i],
+                            input_resolution=input_resolution,
+                            layer_index=i,
+                            out_dim=dims[i + 1],
+                        )
                     ),
                     dims[i],
                     dims[i + 1],

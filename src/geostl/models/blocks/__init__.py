@@ -1,6 +1,7 @@
 """Reusable network blocks shared by several backbones (stochastic depth, MetaFormer blocks).
 
-Modules here are plain ``nn.Module`` definitions with no registry side effects; the SimVP
-translator registry (:data:`geostl.models.backbones.simvp_blocks.TRANSLATOR_BLOCKS`) lists the
-MetaFormer blocks in :mod:`geostl.models.backbones.simvp_metaformer`.
+The SimVP translator interface is :mod:`.base`: :class:`~.base.BlockArgs` (the one argument
+object every translator block is built from) and the registry
+:data:`~.base.TRANSLATOR_BLOCKS`, which the MetaFormer block modules (``metaformer_*.py``) fill
+with decorators when imported (:mod:`geostl.models.backbones.simvp_metaformer` imports them).
 """

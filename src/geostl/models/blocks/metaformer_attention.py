@@ -40,6 +40,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from geostl.models.blocks.base import TRANSLATOR_BLOCKS, BlockArgs
 from geostl.models.blocks.drop_path import DropPath
 from geostl.models.blocks.metaformer_common import (
     ConvMlp,
@@ -54,27 +55,13 @@ from geostl.models.blocks.metaformer_common import (
 HEADS = 8
 
 
-def _resolution(name: str, input_resolution: tuple[int, int] | None) -> tuple[int, int]:
-    if input_resolution is None or len(input_resolution) != 2:
-        raise ValueError(f"{name}: needs input_resolution=(h, w), got {input_resolution!r}")
-    return int(input_resolution[0]), int(input_resolution[1])
-
-
+@TRANSLATOR_BLOCKS.register("vit")
 class ViTBlock(nn.Module):
     """Vision Transformer block on (N, dim, h, w); see the module docstring."""
 
-    def __init__(
-        self,
-        dim: int,
-        *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
-    ) -> None:
+    def __init__(self, args: BlockArgs) -> None:
         super().__init__()
+        dim, mlp_ratio, drop, drop_path = args.dim, args.mlp_ratio, args.drop, args.drop_path
         self.norm1 = nn.LayerNorm(dim)
         self.attn = MultiHeadSelfAttention(dim, HEADS, drop, "vit")
         self.norm2 = nn.LayerNorm(dim)
@@ -120,23 +107,15 @@ def relative_position_index(window: int) -> torch.Tensor:
     return rel[0] * (2 * window - 1) + rel[1]
 
 
+@TRANSLATOR_BLOCKS.register("swin")
 class SwinBlock(nn.Module):
     """Swin Transformer block (window attention, shifted on odd layers) on (N, dim, h, w)."""
 
-    def __init__(
-        self,
-        dim: int,
-        *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
-    ) -> None:
+    def __init__(self, args: BlockArgs) -> None:
         super().__init__()
-        self.resolution = _resolution("swin", input_resolution)
-        self.window, self.shift = swin_window(self.resolution, layer_index)
+        dim, mlp_ratio, drop, drop_path = args.dim, args.mlp_ratio, args.drop, args.drop_path
+        self.resolution = args.resolution("swin")
+        self.window, self.shift = swin_window(self.resolution, args.layer_index)
         self.norm1 = nn.LayerNorm(dim)
         self.attn = MultiHeadSelfAttention(dim, HEADS, drop, "swin")
         self.relative_position_bias_table = nn.Parameter(
@@ -219,40 +198,25 @@ class UniFormerAttentionBlock(nn.Module):
         return from_tokens(t, h, w)
 
 
-def uniformer_block(
-    dim: int,
-    *,
-    mlp_ratio: float = 8.0,
-    drop: float = 0.0,
-    drop_path: float = 0.0,
-    input_resolution: tuple[int, int] | None = None,
-    layer_index: int = 0,
-    out_dim: int | None = None,
-) -> nn.Module:
+@TRANSLATOR_BLOCKS.register("uniformer")
+def uniformer_block(args: BlockArgs) -> nn.Module:
     """OpenSTL's UniFormer choice: the self-attention block when the layer keeps its width
-    (``out_dim`` == ``dim``, None meaning the same) and is not the first, else the conv block."""
-    keeps_width = out_dim is None or out_dim == dim
-    if keeps_width and layer_index > 0:
-        return UniFormerAttentionBlock(dim, mlp_ratio, drop, drop_path)
-    return UniFormerConvBlock(dim, mlp_ratio, drop, drop_path)
+    (``args.out_dim`` == ``args.dim``, None meaning the same) and is not the first
+    (``args.layer_index`` > 0), else the conv block."""
+    if args.keeps_width and args.layer_index > 0:
+        return UniFormerAttentionBlock(args.dim, args.mlp_ratio, args.drop, args.drop_path)
+    return UniFormerConvBlock(args.dim, args.mlp_ratio, args.drop, args.drop_path)
 
 
+@TRANSLATOR_BLOCKS.register("mlp")
+@TRANSLATOR_BLOCKS.register("mlpmixer")
 class MLPMixerBlock(nn.Module):
     """MLP-Mixer block on (N, dim, h, w) for a fixed grid (h, w); see the module docstring."""
 
-    def __init__(
-        self,
-        dim: int,
-        *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
-    ) -> None:
+    def __init__(self, args: BlockArgs) -> None:
         super().__init__()
-        self.resolution = _resolution("mlpmixer", input_resolution)
+        dim, mlp_ratio, drop, drop_path = args.dim, args.mlp_ratio, args.drop, args.drop_path
+        self.resolution = args.resolution("mlpmixer")
         tokens = self.resolution[0] * self.resolution[1]
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp_tokens = TokenMlp(tokens, int(0.5 * dim), drop)

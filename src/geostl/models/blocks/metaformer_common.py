@@ -1,11 +1,10 @@
 """Pieces shared by the MetaFormer translator blocks (:mod:`.metaformer_conv`,
 :mod:`.metaformer_gated`, :mod:`.metaformer_attention`).
 
-Every block maps (N, dim, h, w) → (N, dim, h, w) and is constructed as::
-
-    Block(dim, *, mlp_ratio, drop, drop_path, input_resolution, layer_index, out_dim)
-
-(the SimVP translator interface, :mod:`geostl.models.backbones.simvp_blocks`).
+Every block maps (N, dim, h, w) → (N, dim, h, w), is constructed from one
+:class:`~geostl.models.blocks.base.BlockArgs` (``Block(args, *, own_setting=default)``) and
+registers itself in :data:`~geostl.models.blocks.base.TRANSLATOR_BLOCKS` (the SimVP translator
+interface, :mod:`geostl.models.blocks.base`).
 """
 
 from __future__ import annotations

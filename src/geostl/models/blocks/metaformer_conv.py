@@ -36,26 +36,23 @@ from functools import partial
 import torch
 from torch import nn
 
+from geostl.models.blocks.base import TRANSLATOR_BLOCKS, BlockArgs
 from geostl.models.blocks.drop_path import DropPath
 from geostl.models.blocks.metaformer_common import ConvMlp, LayerNorm2d, init_weights
 
 
+@TRANSLATOR_BLOCKS.register("convmixer")
 class ConvMixerBlock(nn.Module):
     """ConvMixer block on (N, dim, h, w); see the module docstring."""
 
     def __init__(
         self,
-        dim: int,
+        args: BlockArgs,
         *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
         kernel_size: int = 11,
     ) -> None:
         super().__init__()
+        dim = args.dim
         self.conv_dw = nn.Conv2d(dim, dim, kernel_size, groups=dim, padding="same")
         self.act_1 = nn.GELU()
         self.norm_1 = nn.BatchNorm2d(dim)
@@ -69,22 +66,18 @@ class ConvMixerBlock(nn.Module):
         return self.norm_2(self.act_2(self.conv_pw(x)))
 
 
+@TRANSLATOR_BLOCKS.register("convnext")
 class ConvNeXtBlock(nn.Module):
     """ConvNeXt block on (N, dim, h, w); see the module docstring."""
 
     def __init__(
         self,
-        dim: int,
+        args: BlockArgs,
         *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
         init_value: float = 1e-6,
     ) -> None:
         super().__init__()
+        dim, mlp_ratio, drop_path = args.dim, args.mlp_ratio, args.drop_path
         self.conv_dw = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
         self.norm = LayerNorm2d(dim)
         self.mlp = ConvMlp(dim, int(mlp_ratio * dim))
@@ -97,23 +90,19 @@ class ConvNeXtBlock(nn.Module):
         return x + self.drop_path(self.gamma[:, None, None] * y)
 
 
+@TRANSLATOR_BLOCKS.register("poolformer")
 class PoolFormerBlock(nn.Module):
     """PoolFormer block on (N, dim, h, w); see the module docstring."""
 
     def __init__(
         self,
-        dim: int,
+        args: BlockArgs,
         *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
         pool_size: int = 3,
         init_value: float = 1e-5,
     ) -> None:
         super().__init__()
+        dim, mlp_ratio, drop, drop_path = args.dim, args.mlp_ratio, args.drop, args.drop_path
         self.norm1 = nn.GroupNorm(1, dim)
         self.pool = nn.AvgPool2d(
             pool_size, stride=1, padding=pool_size // 2, count_include_pad=False
@@ -158,22 +147,18 @@ class VANAttention(nn.Module):
         return self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x)))) + x
 
 
+@TRANSLATOR_BLOCKS.register("van")
 class VANBlock(nn.Module):
     """Visual Attention Network block on (N, dim, h, w); see the module docstring."""
 
     def __init__(
         self,
-        dim: int,
+        args: BlockArgs,
         *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
         init_value: float = 1e-2,
     ) -> None:
         super().__init__()
+        dim, mlp_ratio, drop, drop_path = args.dim, args.mlp_ratio, args.drop, args.drop_path
         self.norm1 = nn.BatchNorm2d(dim)
         self.attn = VANAttention(dim)
         self.drop_path = DropPath(drop_path)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from geostl.models.blocks.base import TRANSLATOR_BLOCKS, BlockArgs
 from geostl.models.blocks.drop_path import DropPath
 from geostl.models.blocks.metaformer_common import LayerNorm2d, init_weights
 
@@ -61,23 +62,19 @@ class RecursiveGatedConv(nn.Module):
         return self.proj_out(y)
 
 
+@TRANSLATOR_BLOCKS.register("hornet")
 class HorNetBlock(nn.Module):
     """HorNet block on (N, dim, h, w); see the module docstring."""
 
     def __init__(
         self,
-        dim: int,
+        args: BlockArgs,
         *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
         order: int = 4,
         init_value: float = 1e-6,
     ) -> None:
         super().__init__()
+        dim, mlp_ratio, drop_path = args.dim, args.mlp_ratio, args.drop_path
         self.norm1 = LayerNorm2d(dim)
         self.gnconv = RecursiveGatedConv(dim, order)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
@@ -163,22 +160,19 @@ class ChannelAggregationFFN(nn.Module):
         return self.drop(self.fc2(u))
 
 
+@TRANSLATOR_BLOCKS.register("moga")
+@TRANSLATOR_BLOCKS.register("moganet")
 class MogaNetBlock(nn.Module):
     """MogaNet block on (N, dim, h, w); see the module docstring."""
 
     def __init__(
         self,
-        dim: int,
+        args: BlockArgs,
         *,
-        mlp_ratio: float = 8.0,
-        drop: float = 0.0,
-        drop_path: float = 0.0,
-        input_resolution: tuple[int, int] | None = None,
-        layer_index: int = 0,
-        out_dim: int | None = None,
         init_value: float = 1e-5,
     ) -> None:
         super().__init__()
+        dim, mlp_ratio, drop, drop_path = args.dim, args.mlp_ratio, args.drop, args.drop_path
         self.norm1 = nn.BatchNorm2d(dim)
         self.attn = MultiOrderGatedAggregation(dim)
         self.drop_path = DropPath(drop_path)
