@@ -63,6 +63,7 @@ def test_iono_configs_carry_the_seed_settings() -> None:
         "num_hidden": [128, 128, 128, 128],
         "filter_size": 5,
         "patch_size": 4,
+        "openstl_inert_params": True,  # the published 15.08 M of Table 1
     }
     # the ConvLSTM kwargs of the base do not leak into SimVP
     assert simvp["model"]["backbone"] == {
