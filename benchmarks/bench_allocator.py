@@ -21,9 +21,9 @@ def run_case() -> dict:
     tuned = tune_allocator()
     import torch
 
-    from geostl.demo import DEMO_RUN_CONFIG
+    from geostl.commands.demo import DEMO_RUN_CONFIG
+    from geostl.commands.run import prepare
     from geostl.models import build_forecaster, meta_from_dataset
-    from geostl.run import prepare
     from geostl.runconfig import check, fill_defaults
 
     torch.manual_seed(0)

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from geostl.commands.grid import load_grid_config
+from geostl.commands.run import data_section
 from geostl.data import build_datasets
-from geostl.data.iono import keep_first_channels
-from geostl.grid import load_grid_config
 from geostl.outputs.mixer_figure import plot_mixed_frame
-from geostl.run import data_section
 from geostl.runconfig import open_sources
+from geostl.tasks.iono.channels import keep_first_channels
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "grid_tec.yaml"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from geostl.commands.demo import TEC_DEMO_CONFIG
 from geostl.data import build_datasets
 from geostl.datasets import sample
-from geostl.demo import TEC_DEMO_CONFIG
 from geostl.engine import Trainer, validation_loss
 from geostl.models import build_forecaster, meta_from_dataset
 

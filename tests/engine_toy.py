@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from geostl.commands.demo import TEC_DEMO_CONFIG
 from geostl.data import build_datasets
 from geostl.datasets import sample
-from geostl.demo import TEC_DEMO_CONFIG
 
 
 class TinyForecaster(nn.Module):

@@ -2,7 +2,8 @@
 ``torchrun --nproc_per_node 2``.
 
 Usage: ``python run_variables_ddp_worker.py WB_ROOT OUT_DIR``. Every rank builds the same tiny
-SimVP+SVQ (fixed seed) on the generated mv_4_4_s6 files; :func:`geostl.run.evaluate_and_report`
+SimVP+SVQ (fixed seed) on the generated mv_4_4_s6 files;
+:func:`geostl.commands.run.evaluate_and_report`
 scores the test windows sharded over the ranks and rank 0 writes OUT_DIR/ddp/metrics.json.
 """
 
@@ -15,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from geostl.commands.run import evaluate_and_report, prepare  # noqa: E402
 from geostl.engine import init_distributed, shutdown_distributed  # noqa: E402
 from geostl.models import build_forecaster, meta_from_dataset  # noqa: E402
-from geostl.run import evaluate_and_report, prepare  # noqa: E402
 from test_run_variables import SVQ_OPTIONS, _config  # noqa: E402
 
 

@@ -175,9 +175,9 @@ def test_residual_last_is_refused_no_readout():
 
 @pytest.mark.slow
 def test_validation_loss_falls_on_the_tec_sample(tmp_path):
+    from geostl.commands.demo import TEC_DEMO_CONFIG
     from geostl.data import build_datasets
     from geostl.datasets import sample
-    from geostl.demo import TEC_DEMO_CONFIG
     from geostl.engine import Trainer, validation_loss
     from geostl.models import meta_from_dataset
 

@@ -102,9 +102,9 @@ def test_one_channel_without_aux_and_bad_arguments():
 
 def _fit(backbone: dict, tmp_path, steps: int = 4, epochs: int = 2, lr: float = 1e-2):
     """Train a Forecaster on the TEC sample (71×73); val loss before/after/epochs."""
+    from geostl.commands.demo import TEC_DEMO_CONFIG
     from geostl.data import build_datasets
     from geostl.datasets import sample
-    from geostl.demo import TEC_DEMO_CONFIG
     from geostl.engine import Trainer, validation_loss
     from geostl.models import build_forecaster, meta_from_dataset
 

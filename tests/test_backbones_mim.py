@@ -168,9 +168,9 @@ def test_mim_memory_step_against_a_float64_reference():
 
 @lru_cache(maxsize=1)
 def _padded_tec():
+    from geostl.commands.demo import TEC_DEMO_CONFIG
     from geostl.data import build_datasets
     from geostl.datasets import sample
-    from geostl.demo import TEC_DEMO_CONFIG
 
     cfg = copy.deepcopy(TEC_DEMO_CONFIG)
     cfg["window"]["t_out"] = 4

@@ -213,9 +213,9 @@ def test_bad_arguments_are_clear_errors():
 @lru_cache(maxsize=1)
 def _tec_padded() -> dict:
     """The built-in TEC sample (demo config, t_out 4) padded to 72×76 (patch 4)."""
+    from geostl.commands.demo import TEC_DEMO_CONFIG
     from geostl.data import build_datasets
     from geostl.datasets import sample
-    from geostl.demo import TEC_DEMO_CONFIG
 
     cfg = copy.deepcopy(TEC_DEMO_CONFIG)
     cfg["window"]["t_out"] = 4

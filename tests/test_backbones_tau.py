@@ -135,9 +135,9 @@ def test_tau_block_is_a_registered_translator_block():
 
 def _fit(backbone: dict, tmp_path, steps: int = 4, epochs: int = 2, lr: float = 3e-3):
     """Train a Forecaster on the TEC sample (padded to 72×76); val loss before/after/epochs."""
+    from geostl.commands.demo import TEC_DEMO_CONFIG
     from geostl.data import build_datasets
     from geostl.datasets import sample
-    from geostl.demo import TEC_DEMO_CONFIG
     from geostl.engine import Trainer, validation_loss
     from geostl.models import build_forecaster, meta_from_dataset
 

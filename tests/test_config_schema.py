@@ -67,6 +67,8 @@ def test_cli_config_show_and_keys(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert shown == load_config([path], ["train.lr=3e-4"])
     assert main(["config", "--keys", "eval"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("eval.batch_size: int >= 1 = 8") and "eval.baselines: a list of str" in out
+    assert (
+        out.startswith("eval.batch_size: int >= 1 = 8") and "eval.baselines: a list of str" in out
+    )
     assert main(["config", "--show", "--config", str(path), "train.lrr=1"]) == 2
     assert "did you mean 'lr'" in capsys.readouterr().err

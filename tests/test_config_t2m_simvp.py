@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from geostl.commands.run import data_section
 from geostl.data import build_datasets
-from geostl.run import data_section
 from geostl.runconfig import load_config, open_sources
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "t2m_simvp.yaml"

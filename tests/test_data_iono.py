@@ -9,12 +9,17 @@ import pandas as pd
 import pytest
 
 from geostl.data import DataConfig, build_datasets
-from geostl.data.iono import IONO_CHANNELS, iono_channels, iono_data_section, keep_first_channels
-from geostl.data.regrid import regrid_ionex
 from geostl.datasets import sample
 from geostl.io import OMNI2_COLUMNS
 from geostl.runconfig import load_config
 from geostl.runconfig.loader import yaml_load
+from geostl.tasks.iono.channels import (
+    IONO_CHANNELS,
+    iono_channels,
+    iono_data_section,
+    keep_first_channels,
+)
+from geostl.tasks.iono.regrid import regrid_ionex
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "iono_data.yaml"
 

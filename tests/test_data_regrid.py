@@ -9,9 +9,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from geostl.data.regrid import IONEX_LAT, IONEX_LON, IONO72_LAT, latitude_weights, regrid_ionex
 from geostl.data.subsample import subsample_time
 from geostl.io import open_ionex
+from geostl.tasks.iono.regrid import (
+    IONEX_LAT,
+    IONEX_LON,
+    IONO72_LAT,
+    latitude_weights,
+    regrid_ionex,
+)
 
 
 def _ionex_like(n_time: int = 3, seed: int = 0, step: str = "15min") -> xr.Dataset:

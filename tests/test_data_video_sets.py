@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from geostl.data.splits import check_splits, parse_splits
-from geostl.data.video_sets import VIDEO_SETS, video_data_section, video_splits
 from geostl.io.human36m import open_human36m
 from geostl.io.kitticaltech import open_kitticaltech
 from geostl.io.kth import KTH_ACTIONS
+from geostl.tasks.video.sets import VIDEO_SETS, video_data_section, video_splits
 from test_io_kitticaltech import SIZE
 from test_io_kitticaltech import _layout as kitticaltech_layout
 from video_layouts import write_human, write_kth

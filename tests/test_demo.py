@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from geostl.cli import main
-from geostl.demo import DEMO_RUN_CONFIG, TEC_DEMO_CONFIG
+from geostl.commands.demo import DEMO_RUN_CONFIG, TEC_DEMO_CONFIG
 from geostl.engine import lead_labels
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from geostl.grid import GridSpec, expand_cells, grid_dir, load_grid_config
+from geostl.commands.grid import GridSpec, expand_cells, grid_dir, load_grid_config
 from geostl.models import FUSIONS
 from geostl.runconfig import ConfigError, load_config, save_config
 

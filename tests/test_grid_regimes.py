@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geostl.grid import GridSpec, load_grid_config, regime_masks, regime_selection, window_values
-from geostl.run import prepare
+from geostl.commands.grid import (
+    GridSpec,
+    load_grid_config,
+    regime_masks,
+    regime_selection,
+    window_values,
+)
+from geostl.commands.run import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import geostl.run
+import geostl.commands.run
 from geostl.cli import main
+from geostl.commands.grid import GridSpec, load_grid_config, run_grid
+from geostl.commands.grid import runner as grid_runner
 from geostl.engine import save_checkpoint
-from geostl.grid import GridSpec, load_grid_config, run_grid
-from geostl.grid import runner as grid_runner
 from geostl.runconfig import run_dir, save_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,13 +33,13 @@ IDS = ["convlstm-none-C1", "convlstm-concat-C2-known", "simvp-none-C1", "simvp-c
 
 
 class Fakes:
-    """Replaces geostl.run.train and the scoring; records the calls."""
+    """Replaces geostl.commands.run.train and the scoring; records the calls."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.trained: list[tuple[str, Path | None]] = []
         self.measured: list[str] = []
         self.fail: set[str] = set()
-        monkeypatch.setattr(geostl.run, "train", self.train)
+        monkeypatch.setattr(geostl.commands.run, "train", self.train)
         monkeypatch.setattr(grid_runner, "measure_cell", self.measure)
         monkeypatch.setattr(grid_runner.SourceCache, "__call__", lambda self, cfg: {})
 
@@ -204,7 +204,7 @@ def test_config_error_exits_2(setup, capsys) -> None:
 def test_config_hash_ignores_keys_at_their_default() -> None:
     """A later geostl that adds an option with a default must not make finished cells look
     changed; a value that differs from the default still does."""
-    from geostl.grid.cells import config_hash
+    from geostl.commands.grid.cells import config_hash
     from geostl.runconfig import RUN_SPEC, fill_defaults
 
     cfg = fill_defaults(

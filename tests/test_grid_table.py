@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from geostl.commands.grid import Regime, gains, table_rows, write_tables
+from geostl.commands.grid.table import table_notes
 from geostl.data.schema import ForcingSpec
-from geostl.grid import Regime, gains, table_rows, write_tables
-from geostl.grid.table import table_notes
 
 LSA = Regime(
     "lsa",

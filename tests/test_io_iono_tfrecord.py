@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from geostl.data import build_datasets
-from geostl.data.iono import iono_data_section
 from geostl.io import open_iono_tfrecord
 from geostl.runconfig import open_sources
+from geostl.tasks.iono.channels import iono_data_section
 
 needs_tfrecord = pytest.mark.skipif(
     importlib.util.find_spec("tfrecord") is None,

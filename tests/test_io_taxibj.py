@@ -8,10 +8,10 @@ import pytest
 
 from geostl.data import build_datasets
 from geostl.data.splits import check_splits, parse_splits
-from geostl.data.taxibj import taxibj_data_section
 from geostl.io import open_taxibj
 from geostl.io.taxibj import slot_start_times
 from geostl.runconfig import open_sources
+from geostl.tasks.video.taxibj import taxibj_data_section
 from taxibj_files import flows, slot_labels, write_taxibj
 
 

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 from geostl.data import build_datasets
-from geostl.data.weatherbench import (
+from geostl.io.weatherbench import open_weatherbench
+from geostl.runconfig import open_sources
+from geostl.runconfig.spec import ConfigError
+from geostl.tasks.weatherbench.sets import (
     WEATHERBENCH_SETS,
     weatherbench_data_section,
     weatherbench_set,
 )
-from geostl.io.weatherbench import open_weatherbench
-from geostl.runconfig import open_sources
-from geostl.runconfig.spec import ConfigError
 from weatherbench_files import LAYOUT, expected_value, write_weatherbench
 
 LAT = [-87.1875 + 5.625 * i for i in range(32)]

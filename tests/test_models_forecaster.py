@@ -129,9 +129,9 @@ def test_on_the_builtin_tec_sample():
     """Real windows (72×76 after padding, 7 forcings, 2 static planes) through the model."""
     from torch.utils.data import DataLoader
 
+    from geostl.commands.demo import TEC_DEMO_CONFIG
     from geostl.data import build_datasets
     from geostl.datasets import sample
-    from geostl.demo import TEC_DEMO_CONFIG
 
     cfg = {**TEC_DEMO_CONFIG, "padding": {"multiple": 4}}
     data = build_datasets(cfg, {"maps": sample("tec"), "omni": sample("tec_drivers")})

@@ -222,8 +222,8 @@ eval: {{baselines: [persistence, climatology], climatology_by: time_of_day, figu
 
 
 def test_grid_scores_fall_back_to_plain_and_say_so() -> None:
-    from geostl.grid.scores import score_windows
-    from geostl.grid.table import table_notes
+    from geostl.commands.grid.scores import score_windows
+    from geostl.commands.grid.table import table_notes
 
     src = _pixel_source()
     test = build_datasets(_config(), {"img": src})["test"]

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from geostl.commands.run import ORACLE_NOTE, write_tables
 from geostl.metrics import MetricTable
-from geostl.run import ORACLE_NOTE, write_tables
 
 
 def _table(scale: float) -> MetricTable:

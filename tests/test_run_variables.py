@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from geostl.data.weatherbench import weatherbench_data_section
+from geostl.commands.run import evaluate_and_report, prepare
 from geostl.engine import EvalConfig, predict_windows
 from geostl.engine.evaluate import evaluate_sums
 from geostl.metrics.channel_groups import MEAN_OVER_VARIABLES, variable_groups
 from geostl.models import build_forecaster, meta_from_dataset
 from geostl.models.quantisers import code_usage
-from geostl.run import evaluate_and_report, prepare
 from geostl.runconfig.spec import RUN_SPEC, fill_defaults
+from geostl.tasks.weatherbench.sets import weatherbench_data_section
 from weatherbench_files import write_weatherbench
 
 LEVELS = (150, 500, 850)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from geostl.commands.demo import TEC_DEMO_CONFIG
 from geostl.data import DataConfig, build_datasets
 from geostl.datasets import sample
-from geostl.demo import TEC_DEMO_CONFIG
 from geostl.runconfig import ConfigError, load_config, open_sources
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

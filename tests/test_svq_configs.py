@@ -1,7 +1,7 @@
 """configs/svq/: every WeatherBench run of the SVQ seed's README as a geostl run config.
 
 Checked against things written down independently of the configs: the README's list of runs,
-``geostl.data.weatherbench.weatherbench_data_section`` for the data, OpenSTL's published
+``geostl.tasks.weatherbench.sets.weatherbench_data_section`` for the data, OpenSTL's published
 WeatherBench-S parameter counts for the SimVP translators, and the spec's SVQ parameter count
 (MLP 4,224 + 1,290,000, codebook 320,000 for D 32, K 10,000, m 128).
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from geostl.data.weatherbench import weatherbench_data_section, weatherbench_set
 from geostl.models import build_forecaster
 from geostl.runconfig import load_config
+from geostl.tasks.weatherbench.sets import weatherbench_data_section, weatherbench_set
 
 SVQ = Path(__file__).resolve().parents[1] / "configs" / "svq"
 RUNS = sorted((SVQ / "weather").rglob("*.yaml"))
@@ -177,7 +177,7 @@ def test_the_t2m_learnable_config_trains_and_tests_on_a_weatherbench_folder(tmp_
     """The seed's t2m SVQ run (K 10,000 codes, MAE loss, cosine with warm-up epochs) with a
     narrower translator, six steps, on files in the real layout: the first 48 hours of each
     year 2010-2018 (validation: 5 windows of 2016; test: 2018 only)."""
-    from geostl.run import train
+    from geostl.commands.run import train
     from weatherbench_files import write_weatherbench
 
     write_weatherbench(tmp_path / "wb", ["t2m"], range(2010, 2019), hours=48)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from geostl.data.taxibj import taxibj_data_section
 from geostl.models import build_forecaster
 from geostl.runconfig import load_config
+from geostl.tasks.video.taxibj import taxibj_data_section
 from taxibj_files import flows, slot_labels, write_taxibj
 
 TAXIBJ = Path(__file__).resolve().parents[1] / "configs" / "svq" / "taxibj"
@@ -61,7 +61,7 @@ def test_the_svq_has_the_published_parameter_count(name: str) -> None:
 def test_the_learnable_config_trains_and_tests_on_release_files(tmp_path) -> None:
     """Two steps with a narrower translator on a file holding a few days of each split (val and
     test cut to their first 6 h)."""
-    from geostl.run import train
+    from geostl.commands.run import train
 
     days = ["20160213", "20160214", "20160215", "20160314"]
     labels = slot_labels(days)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from geostl.data.splits import parse_splits
-from geostl.data.video_sets import video_data_section
 from geostl.io.kth import KTH_ACTIONS
 from geostl.runconfig import ConfigError
 from geostl.runconfig.loader import load_config
 from geostl.runconfig.sources import open_sources
+from geostl.tasks.video.sets import video_data_section
 from video_layouts import write_kth
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "svq"

@@ -19,7 +19,7 @@ def test_kth_svq_config_trains_and_tests_on_a_frame_folder(tmp_path: Path) -> No
     """Two steps of the seed's KTH SVQ run (narrower translator, 256 codes) on persons 01
     (train), 15 (validation) and 17 (test), 35 frames each: with stride 3, two 30-frame windows
     a clip, read through the ``kth`` source format and resized to 128 x 128."""
-    from geostl.run import train
+    from geostl.commands.run import train
 
     frames = list(range(1, 36))
     write_kth(

@@ -11,10 +11,8 @@ from .align import ALIGN_RULES, align_indices, align_series
 from .config import DataConfig, build_datasets
 from .features import COMPUTED_FEATURES, DEFAULT_FIXED_SCALING
 from .forcings import ForcingStack
-from .iono import IONO_CHANNELS, IonoChannel, iono_channels, iono_data_section, keep_first_channels
 from .masks import GridAdjust, combine_masks, crop_to_multiple, pad_to_multiple, validity_mask
 from .normalise import Normaliser, RunningStats, fit_normaliser
-from .regrid import regrid_ionex
 from .schema import ChannelSchema, ForcingSpec, StaticSpec
 from .splits import Split, check_splits, parse_splits
 from .static import build_static
@@ -27,12 +25,10 @@ __all__ = [
     "COMPUTED_FEATURES",
     "DEFAULT_FIXED_SCALING",
     "FUTURE_POLICIES",
-    "IONO_CHANNELS",
     "ChannelSchema",
     "DataConfig",
     "ForcingSpec",
     "ForcingStack",
-    "IonoChannel",
     "GridAdjust",
     "Normaliser",
     "RunningStats",
@@ -48,12 +44,8 @@ __all__ = [
     "combine_masks",
     "crop_to_multiple",
     "fit_normaliser",
-    "iono_channels",
-    "iono_data_section",
-    "keep_first_channels",
     "pad_to_multiple",
     "parse_splits",
-    "regrid_ionex",
     "subsample_time",
     "target_axis",
     "validity_mask",

@@ -14,7 +14,8 @@ TensorFlow ``Example`` protocol buffer holding a long run of frames ``j = 0, 1, 
 
 The scalar names are discovered from the records themselves (every frame must carry the same
 names) and returned unchanged as variables; mapping them to our channels is the caller's job
-(``geostl.data.iono.IONO_CHANNELS`` lists the names the seed's loader reads: ``Year``, ``F107``,
+(``geostl.tasks.iono.channels.IONO_CHANNELS`` lists the names the seed's loader reads:
+``Year``, ``F107``,
 ``R``, ``Day``, ``Hour``, ``Month``, ``Date``, ``Kp``, ``Ap``, ``Dst``, ``PlasmaSpeed``,
 ``FieldMagnitude``, ``SigmaB``, ``ProtonDensity``, ``FlowPressure``, ``ElectricField``,
 ``MagnetosonicMach``).

@@ -9,11 +9,11 @@ from typing import Any
 
 import xarray as xr
 
-from geostl.data.regrid import regrid_ionex
 from geostl.data.subsample import subsample_time
-from geostl.data.weatherbench import open_weatherbench_source
 from geostl.datasets import available, sample
 from geostl.io import READERS, ReaderOptionError
+from geostl.tasks.iono.regrid import regrid_ionex
+from geostl.tasks.weatherbench.sets import open_weatherbench_source
 
 from .spec import RUN_SPEC, ConfigError, check_field
 
@@ -34,9 +34,9 @@ def open_sources(
             included); ``file`` and ``folder`` readers exactly one. Except
             ``{"paths": ROOT, "format": "weatherbench", "weatherbench": {"set": "t2m"}}``: a
             WeatherBench 5.625° folder whose selection is the ``weatherbench`` mapping (see
-            :func:`geostl.data.weatherbench.open_weatherbench_source`). Optional
+            :func:`geostl.tasks.weatherbench.sets.open_weatherbench_source`). Optional
             transforms, applied in this order after reading: ``"regrid": "iono72"|"native"``
-            (IONEX 71 x 73 -> 72 x 72 or 71 x 72, :func:`geostl.data.regrid.regrid_ionex`) and
+            (IONEX 71 x 73 -> 72 x 72 or 71 x 72, :func:`geostl.tasks.iono.regrid.regrid_ionex`) and
             ``"every": "2h"`` (keep the epochs on multiples of the step from midnight, never
             averaging, :func:`geostl.data.subsample.subsample_time`).
         base_dir: directory that relative paths are taken from (default: the current one).

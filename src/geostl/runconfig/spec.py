@@ -36,7 +36,7 @@ Adding a key or a section
       )
       cfg = load_config(paths, overrides, spec=ENSO_SPEC)
 
-  ``geostl grid`` does the same with its ``grid`` section (``geostl.grid.config``).
+  ``geostl grid`` does the same with its ``grid`` section (``geostl.commands.grid.config``).
 
 Errors are :class:`ConfigError` naming the dotted key, what was expected, close matches of an
 unknown key (difflib) and where the value came from (a file or an override).
@@ -68,7 +68,7 @@ __all__ = [
 
 #: reader formats a ``data.sources`` entry may name (``paths`` + ``format``): the registry's
 SOURCE_FORMATS = READERS.names()
-#: ``data.sources.NAME.regrid`` values (see ``geostl.data.regrid``)
+#: ``data.sources.NAME.regrid`` values (see ``geostl.tasks.iono.regrid``)
 REGRID_CHOICES = ("native", "iono72")
 BASELINES = ("persistence", "sun_fixed", "climatology")
 

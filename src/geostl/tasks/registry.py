@@ -3,7 +3,7 @@
 A :class:`Task` bundles what the generic pipeline (``geostl train / test``) needs from a task
 that is not a Forecaster run: the run-config schema its files are checked against, and the
 ``train`` / ``test`` entry points (which use :class:`geostl.engine.Trainer` and the
-checkpoint writers). A config without ``task`` goes through :mod:`geostl.run` as before.
+checkpoint writers). A config without ``task`` goes through :mod:`geostl.commands.run` as before.
 """
 
 from __future__ import annotations
@@ -64,7 +64,17 @@ TASKS = _TaskRegistry()
 
 
 def _load_builtin() -> None:
-    import geostl.tasks.enso.task  # noqa: F401  (registers "enso")
+    """Import ``geostl.tasks.<name>.task`` of every task package (each registers itself)."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import geostl.tasks
+
+    for info in pkgutil.iter_modules(geostl.tasks.__path__):
+        name = f"geostl.tasks.{info.name}.task"
+        if info.ispkg and importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 def task_of(

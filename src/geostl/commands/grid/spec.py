@@ -1,5 +1,5 @@
 """A resolved grid: the base run config and the axes, checked against the registries and the
-base config's data schema (see :mod:`geostl.grid.config` for the ``grid`` keys)."""
+base config's data schema (see :mod:`geostl.commands.grid.config` for the ``grid`` keys)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ plus ``forecast.nc``, the test forecasts as NetCDF.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,11 @@ DEMO_RUN_CONFIG: dict[str, Any] = {
 
 def run_demo(out_dir: str | Path, minutes: float | None = None) -> Path:
     """Train, evaluate and predict into ``out_dir``; prints the RMSE table. Returns the run dir."""
-    from geostl.run import predict_to_netcdf, train
+    from geostl.commands.run import predict_to_netcdf, train
     from geostl.runconfig import check, fill_defaults
 
     out = Path(out_dir)
-    cfg = fill_defaults(check(DEMO_RUN_CONFIG, origin="geostl.demo", complete=True))
+    cfg = fill_defaults(check(DEMO_RUN_CONFIG, origin="geostl.commands.demo", complete=True))
     cfg["run"] = {"name": out.name, "dir": str(out.parent)}
     if minutes is not None:
         cfg["train"]["max_minutes"] = float(minutes)
@@ -100,3 +101,9 @@ def run_demo(out_dir: str | Path, minutes: float | None = None) -> Path:
     print(f"\nWrote to {run}: " + ", ".join(sorted(p.name for p in run.iterdir() if p.is_file())))
     print(f"(test forecasts as NetCDF: {nc.name})")
     return run
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the subcommand with the parsed ``args``; returns the exit code."""
+    run_demo(args.out, minutes=args.minutes)
+    return 0

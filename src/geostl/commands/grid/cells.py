@@ -12,7 +12,8 @@ Expansion, per backbone in config order:
 A cell's config is the base config with exactly these overrides: ``run.dir`` (the grid
 directory), ``run.name`` (the cell id), ``model.backbone`` (name + kwargs), ``model.fusion``,
 ``data.schema.forcings`` (the first C - 1, and ``data.normalisation.fixed`` without the
-scalings of the others: :func:`geostl.data.iono.keep_first_channels`), ``data.future_forcings``.
+scalings of the others: :func:`geostl.tasks.iono.channels.keep_first_channels`),
+``data.future_forcings``.
 Each cell is validated as a complete run config.
 """
 
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from geostl.data import DataConfig
-from geostl.data.iono import keep_first_channels
 from geostl.runconfig import RUN_SPEC, ConfigError, Section, check
+from geostl.tasks.iono.channels import keep_first_channels
 
 from .spec import GridSpec
 

@@ -1,8 +1,8 @@
 """Run every cell of a grid, resuming finished ones, then write the table.
 
 Each cell runs in ``<grid dir>/<cell id>/`` as a normal ``geostl train`` run
-(:func:`geostl.run.train`: train -> best checkpoint -> test tables), then is scored from its
-``best.pt`` (:mod:`geostl.grid.scores`). Files the grid adds to a run directory:
+(:func:`geostl.commands.run.train`: train -> best checkpoint -> test tables), then is scored
+from its ``best.pt`` (:mod:`geostl.commands.grid.scores`). Files the grid adds to a run directory:
 
 - ``trained.json``: ``{"config_hash"}``, written once training and the test tables finished;
 - ``cell.json``: the cell's result (axes, scores, complexity, config, hashes), written last.
@@ -200,9 +200,9 @@ def measure_cell(cell: Cell, grid: GridSpec, sources: SourceCache) -> dict[str, 
     Returns ``{"scores", "regime_units", "complexity", "uses_future_observed"}``.
     """
     from geostl.benchmark import resolve_device
+    from geostl.commands.run import prepare
     from geostl.engine import build_model_from_checkpoint, load_checkpoint
     from geostl.engine.checkpoint import normaliser_from_checkpoint
-    from geostl.run import prepare
 
     from .regimes import regime_masks
     from .scores import measure_complexity, score_windows
@@ -257,7 +257,7 @@ def score_cell(
 def _train_cell(
     cell: Cell, grid: GridSpec, state: str, progress: bool | None, sources: SourceCache
 ) -> None:
-    from geostl.run import train
+    from geostl.commands.run import train
 
     run = cell.run_dir
     resume = None

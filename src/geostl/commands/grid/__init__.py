@@ -3,7 +3,7 @@ Channel Mixer seed's Table 1 layout (Markdown, CSV, JSON), resuming finished cel
 
 Public API::
 
-    from geostl.grid import load_grid_config, GridSpec, expand_cells, run_grid
+    from geostl.commands.grid import load_grid_config, GridSpec, expand_cells, run_grid
     cfg = load_grid_config(["configs/grid_tec.yaml"], ["train.max_minutes=0.5"])
     grid = GridSpec.from_config(cfg)
     cells = expand_cells(grid)             # one complete run config per cell

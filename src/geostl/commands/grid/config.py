@@ -22,7 +22,7 @@ backbone (the loader's rule); a list ``[convlstm, simvp]`` takes the base kwargs
 backbone and the constructor defaults for the others.
 
 The loader checks every file and override against :data:`GRID_RUN_SPEC` (the run spec plus
-``grid``); :meth:`geostl.grid.spec.GridSpec.from_config` then resolves names against the
+``grid``); :meth:`geostl.commands.grid.spec.GridSpec.from_config` then resolves names against the
 registries and the base config's schema. Every error is a :class:`ConfigError` naming the
 dotted key.
 """
@@ -237,7 +237,7 @@ GRID_RUN_SPEC = with_section(
         "mapping",
         validator=_grid_validator,
         help="the grid of runs: backbones x channel counts x fusions x future forcings, "
-        "regimes and the table (geostl.grid.config)",
+        "regimes and the table (geostl.commands.grid.config)",
     ),
 )
 """The run spec with the required ``grid`` section: what ``geostl grid`` loads."""
