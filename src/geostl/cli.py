@@ -150,3 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"geostl {args.command}: error: {err}", file=sys.stderr)
             return 2
         raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
