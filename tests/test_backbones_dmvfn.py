@@ -45,6 +45,7 @@ def test_parameter_counts_match_openstls_published_ones():
     assert round(count_parameters(two) / 1e6, 2) == 3.54
 
 
+@pytest.mark.slow
 def test_macs_match_openstls_published_ones():
     """One next-frame step, B = 1 (OpenSTL's fvcore count runs every block): MMNIST 64×64
     0.217 G (published 0.2 G), TaxiBJ 32×32×2 0.0565 G (0.057 G). At the iono setting

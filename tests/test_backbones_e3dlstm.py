@@ -44,6 +44,7 @@ def test_parameter_count_openstl_and_seed_table_1():
     assert abs(count_parameters(_iono(8)) / 53.15e6 - 1) < 0.001
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("shape", "gmacs"), [((10, 1, 64, 64), 298.9), ((12, 1, 32, 64), 168.5)]
 )  # fmt: skip

@@ -43,6 +43,7 @@ def test_parameter_count_matches_openstl_mau_model():
     assert count_parameters(cat16) - count_parameters(net) == 15 * 64 + 528 - 3
 
 
+@pytest.mark.slow
 def test_macs_at_the_seed_setting():
     """12 → 48 (59 steps), B = 1: 69.73 G convolution MACs for OpenSTL's class.
 

@@ -49,6 +49,7 @@ def test_parameter_count_matches_seed_table_1():
     assert abs(count_parameters(cat4) / 39.28e6 - 1) < 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("shape", "t_out", "gmacs"),
     [((12, 1, 72, 72), 48, 711), ((10, 1, 64, 64), 10, 179.2), ((12, 1, 32, 64), 12, 108.7)],

@@ -12,6 +12,7 @@ from geostl.models import build_backbone, count_parameters
 from geostl.models.backbones.phydnet_cells import moment_basis, moment_matrix
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("shape", "patch", "gmacs"), [((10, 1, 64, 64), 4, 15.3), ((12, 1, 32, 64), 2, 36.8)]
 )
@@ -27,6 +28,7 @@ def test_parameters_and_macs_match_openstl_published(shape, patch, gmacs):
     assert fc.macs / 1e9 == pytest.approx(gmacs, rel=0.005)
 
 
+@pytest.mark.slow
 def test_iono_setting_macs():
     """12 → 48 at 72×72, patch 4 (not in Table 1): 59 steps."""
     net = build_backbone("phydnet", in_shape=(12, 1, 72, 72), out_channels=1, t_out=48).eval()

@@ -42,6 +42,7 @@ def _macs(c: int, hw: int, t_in: int, t_out: int) -> int:
     return count_flops(net.eval().to("meta"), (x, None, t_out)).macs
 
 
+@pytest.mark.slow
 def test_macs_per_step_and_openstls_published_figures():
     """A forward is one opening top-down pass D (R ConvLSTMs and Â convs from zero states)
     and T_in + t_out − 1 steps S (bottom-up A convs, then top-down); OpenSTL's step is the

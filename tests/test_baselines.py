@@ -85,6 +85,10 @@ def test_sun_fixed_needs_global_longitudes():
         sun_fixed_persistence(torch.zeros(3, 10), IONEX_LON, [1.0])
 
 
+@pytest.mark.shared_files(
+    "tec/uqrg_2019-04-25_to_2019-04-26_15min.nc",
+    what="UQRG 15-min TEC maps as NetCDF",
+)
 def test_sun_fixed_beats_persistence_on_real_15min_maps(shared_data):
     """Real UQRG maps: the Sun-fixed frame halves the 3-hour error of plain persistence."""
     ds = xr.open_dataset(shared_data / "tec" / "uqrg_2019-04-25_to_2019-04-26_15min.nc")

@@ -1,7 +1,7 @@
 """FLOP counter against OpenSTL's published FLOPs (fvcore multiply-adds) of registered models.
 
 Counted on the meta device (shapes only, no arithmetic), so it is fast. Published figures:
-OpenSTL docs, see shared/specs/openstl.md section 8 (fvcore counts one multiply-add as one
+OpenSTL's model-zoo tables (Tan et al. 2023; fvcore counts one multiply-add as one
 FLOP, i.e. our MACs).
 """
 

@@ -23,7 +23,7 @@ from geostl.tasks.iono.regrid import regrid_ionex
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "iono_data.yaml"
 
-# seed-methods.md section 1.7, written out by hand: (quantity, seed scaling of the raw value)
+# Liu et al. 2024's channel table, by hand: (quantity, seed scaling of the raw value)
 SPEC_TABLE = [
     ("TEC", lambda raw01tecu: np.minimum(raw01tecu, 2000) / 2000),
     ("longitude index", lambda col: col / 72),

@@ -1,4 +1,4 @@
-"""WindowDataset on the real TEC and SST samples (skipped when shared/data is absent)."""
+"""WindowDataset on the real TEC and SST samples (skipped without ../shared/data)."""
 
 import os
 from pathlib import Path
@@ -18,7 +18,11 @@ TEC = DATA / "tec" / "uqrg_2019-04-25_to_2019-04-26_15min.nc"
 SST = DATA / "sst" / "ersst_v5_sst.mnmean_2010-01_2020-08.nc"
 
 
-@pytest.mark.skipif(not TEC.exists(), reason="shared TEC sample not available")
+@pytest.mark.skipif(
+    not TEC.exists(),
+    reason="needs ../shared/data/tec/uqrg_2019-04-25_to_2019-04-26_15min.nc "
+    "(UQRG 15-min TEC maps as NetCDF; see tests/README.md)",
+)
 def test_tec_15min_with_hourly_drivers_read_back():
     tec = xr.open_dataset(TEC)
     ht = pd.date_range("2019-04-24", "2019-04-28", freq="1h")
@@ -65,7 +69,11 @@ def test_tec_15min_with_hourly_drivers_read_back():
     assert torch.equal(s["forcings_out"][:, 0], s["forcings_in"][-1:, 0].expand(12, -1, -1))
 
 
-@pytest.mark.skipif(not SST.exists(), reason="shared SST sample not available")
+@pytest.mark.skipif(
+    not SST.exists(),
+    reason="needs ../shared/data/sst/ersst_v5_sst.mnmean_2010-01_2020-08.nc "
+    "(ERSSTv5 monthly sample; see tests/README.md)",
+)
 def test_sst_monthly_land_nan_becomes_mask():
     sst = xr.open_dataset(SST)
     cfg = {

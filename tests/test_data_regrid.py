@@ -96,6 +96,7 @@ def test_a_grid_that_is_not_ionex_is_an_error() -> None:
         regrid_ionex(ds, "iono73")
 
 
+@pytest.mark.shared_files("tec/ionex/codg0080.20i.gz", what="real CODE IONEX file")
 def test_real_code_maps_repeat_the_meridian(shared_data: Path) -> None:
     ds = open_ionex(shared_data / "tec" / "ionex" / "codg0080.20i.gz")
     out = regrid_ionex(ds, "iono72")

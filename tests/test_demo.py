@@ -65,6 +65,10 @@ def _rmse(report, forecast, lead):
     return value
 
 
+@pytest.mark.shared_files(
+    "tec/uqrg_2019-04-25_to_2019-04-26_15min.nc",
+    what="UQRG 15-min TEC maps as NetCDF",
+)
 def test_demo_persistence_matches_independent_numpy(demo_dir, shared_data):
     """Persistence RMSE recomputed from the independent NetCDF conversion of the same maps."""
     ds = xr.open_dataset(shared_data / "tec" / "uqrg_2019-04-25_to_2019-04-26_15min.nc")

@@ -1,4 +1,4 @@
-"""Gap-filling data layout, masked L1 and cloud masks (seed 001 §3.1, §3.3)."""
+"""Gap-filling data layout, masked L1 and cloud masks (the gap-filling paper, ClimaNet)."""
 
 from __future__ import annotations
 

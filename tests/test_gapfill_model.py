@@ -1,4 +1,4 @@
-"""SpatioTemporalModel (seed 001): parameter count, masks, decoder size, gradients."""
+"""SpatioTemporalModel (ClimaNet gap-filling): parameter count, masks, decoder size, gradients."""
 
 from __future__ import annotations
 

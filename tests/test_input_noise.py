@@ -1,4 +1,4 @@
-"""The training-time input-noise ablation (SVQ seed §2.2): fraction ρ multiplied by U(−2, 2)."""
+"""The training-time input-noise ablation (the SVQ paper): fraction ρ multiplied by U(−2, 2)."""
 
 from __future__ import annotations
 

@@ -60,6 +60,11 @@ def test_not_a_cssi_file(tmp_path: Path) -> None:
         open_celestrak(path)
 
 
+@pytest.mark.shared_files(
+    "space_weather/celestrak_SW-All.txt.gz",
+    "space_weather/omni2_hourly",
+    what="CelesTrak SW-All and OMNI2 hourly files",
+)
 def test_real_file_and_agreement_with_omni2(shared_data: Path) -> None:
     ds = open_celestrak(shared_data / "space_weather" / "celestrak_SW-All.txt.gz")
     assert ds.sizes["time"] == 24765

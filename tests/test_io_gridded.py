@@ -16,6 +16,11 @@ needs_cfgrib = pytest.mark.skipif(
 )
 
 
+@pytest.mark.shared_files(
+    "era5/era5_t2m_2019-03_uk_0.25deg_hourly.grib",
+    "era5/era5_t2m_2019-03_uk_0.25deg_hourly.nc",
+    what="ERA5 t2m sample as GRIB and NetCDF",
+)
 @needs_cfgrib
 def test_era5_grib_equals_netcdf(shared_data: Path) -> None:
     folder = shared_data / "era5"
@@ -30,6 +35,10 @@ def test_era5_grib_equals_netcdf(shared_data: Path) -> None:
     assert grib.t2m.attrs["units"] == "K"
 
 
+@pytest.mark.shared_files(
+    "era5/era5_ens10_z_t_500_850hPa_2017-01-01_02_3deg.grib",
+    what="ERA5 ensemble GRIB sample",
+)
 @needs_cfgrib
 def test_era5_ensemble_grib(shared_data: Path) -> None:
     ds = open_dataset(shared_data / "era5" / "era5_ens10_z_t_500_850hPa_2017-01-01_02_3deg.grib")
@@ -37,6 +46,11 @@ def test_era5_ensemble_grib(shared_data: Path) -> None:
     assert ds.sizes["lat"] == 61 and ds.sizes["lon"] == 120 and ds.sizes["time"] == 4
 
 
+@pytest.mark.shared_files(
+    "sst/ersst_v5_sst.mnmean_2010-01_2020-08.nc",
+    "sst/ncar_landsea_1deg.nc",
+    what="ERSSTv5 and NCAR land-sea mask",
+)
 def test_ersst_and_netcdf3_mask(shared_data: Path) -> None:
     sst = open_dataset(shared_data / "sst" / "ersst_v5_sst.mnmean_2010-01_2020-08.nc")
     assert sst.sst.dims == ("time", "lat", "lon") and sst.sst.shape == (128, 89, 180)

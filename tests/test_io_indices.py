@@ -64,6 +64,7 @@ def test_unknown_layout_and_bad_rows(tmp_path: Path) -> None:
     assert detect_layout(["Year,01,02,03,04,05,06,07,08,09,10,11,12"]) == "cpc_year_csv"
 
 
+@pytest.mark.shared_files("sst/cpc_ersst5.nino.mth.91-20.ascii", what="CPC Niño index table")
 def test_real_cpc_nino_table(shared_data: Path) -> None:
     ds = open_index(shared_data / "sst" / "cpc_ersst5.nino.mth.91-20.ascii")
     assert ds.attrs["layout"] == "cpc_nino"
@@ -75,6 +76,11 @@ def test_real_cpc_nino_table(shared_data: Path) -> None:
     assert ds.nino34.attrs["units"] == "degC"
 
 
+@pytest.mark.shared_files(
+    "sst/psl_nino34.long.anom.data.txt",
+    "sst/cpc_roni_1950-2026.csv",
+    what="PSL Niño 3.4 and CPC RONI tables",
+)
 def test_real_psl_and_roni(shared_data: Path) -> None:
     psl = open_index(shared_data / "sst" / "psl_nino34.long.anom.data.txt")
     assert psl.sizes["time"] == 150 * 12
@@ -87,6 +93,11 @@ def test_real_psl_and_roni(shared_data: Path) -> None:
     assert roni.roni.sel(time=slice("2026-05-01", None)).isnull().all()
 
 
+@pytest.mark.shared_files(
+    "sst/cpc_ersst5.nino.mth.91-20.ascii",
+    "sst/ersst_v5_sst.mnmean_2010-01_2020-08.nc",
+    what="CPC Niño table and ERSSTv5",
+)
 def test_cpc_nino34_matches_ersst_box_mean(shared_data: Path) -> None:
     """The CPC Nino-3.4 index against our own box mean of the ERSST grid (independent data)."""
     sst = xr.open_dataset(shared_data / "sst" / "ersst_v5_sst.mnmean_2010-01_2020-08.nc")

@@ -20,6 +20,11 @@ REAL = [
 ]
 
 
+@pytest.mark.shared_files(
+    "tec/ionex/*.gz",
+    "tec/*.nc",
+    what="real IONEX files and their reference NetCDF conversions",
+)
 @pytest.mark.parametrize(("pattern", "reference", "n_time", "centre"), REAL)
 def test_real_files_match_reference_conversion(
     shared_data: Path, pattern: str, reference: str, n_time: int, centre: str
@@ -39,6 +44,7 @@ def test_real_files_match_reference_conversion(
     assert float(ds.rms.min()) >= 0
 
 
+@pytest.mark.shared_files("tec/ionex", what="real IONEX files")
 def test_midnight_epoch_taken_from_later_file(shared_data: Path) -> None:
     folder = shared_data / "tec" / "ionex"
     day1 = open_ionex(folder / "codg0080.20i.gz")
@@ -51,6 +57,7 @@ def test_midnight_epoch_taken_from_later_file(shared_data: Path) -> None:
     assert both.attrs["source_files"] == "codg0080.20i.gz,codg0090.20i.gz"
 
 
+@pytest.mark.shared_files("tec/ionex/uqrg1150.19i.gz", what="real UPC UQRG IONEX file")
 def test_uqrg_epoch_of_last_map_is_not_trusted(shared_data: Path) -> None:
     # the header says EPOCH OF LAST MAP 23:59:24; the last map's own epoch is 24:00
     ds = open_ionex(shared_data / "tec" / "ionex" / "uqrg1150.19i.gz")

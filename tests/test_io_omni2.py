@@ -77,6 +77,7 @@ def test_overlapping_years(tmp_path: Path) -> None:
         open_omni2([tmp_path / "a.dat", tmp_path / "b.dat"])
 
 
+@pytest.mark.shared_files("space_weather/omni2_hourly", what="OMNI2 hourly yearly files")
 def test_real_years(shared_data: Path) -> None:
     folder = shared_data / "space_weather" / "omni2_hourly"
     ds = open_omni2([folder / "omni2_2020.dat.gz", folder / "omni2_2019.dat.gz"])
@@ -91,6 +92,7 @@ def test_real_years(shared_data: Path) -> None:
     assert np.nanmax(ds.dst.values) < 99999
 
 
+@pytest.mark.shared_files("space_weather/omni2_hourly", what="OMNI2 hourly yearly files")
 def test_all_real_years_and_may_2024_storm(shared_data: Path) -> None:
     folder = shared_data / "space_weather" / "omni2_hourly"
     ds = open_omni2(str(folder / "omni2_*.dat.gz"))

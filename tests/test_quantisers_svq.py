@@ -1,4 +1,4 @@
-"""SVQ (seed 003, spec §2.2): parameter counts, frozen parts, the bottleneck identity, options,
+"""SVQ (Chen et al. 2023): parameter counts, frozen parts, the bottleneck identity, options,
 and the usage/perplexity diagnostic."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""VQ baselines through vector-quantize-pytorch (SVQ seed §2.4): the adapter's settings and
+"""VQ baselines through vector-quantize-pytorch (the SVQ paper): the adapter's settings and
 reshaping, and one training step of a tiny SimVP with each baseline."""
 
 from __future__ import annotations

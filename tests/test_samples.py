@@ -47,6 +47,10 @@ def test_tec_and_drivers_cover_the_same_days() -> None:
     assert int(span.proton_density.isnull().sum()) == 1
 
 
+@pytest.mark.shared_files(
+    "tec/uqrg_2019-04-25_to_2019-04-26_15min.nc",
+    what="UQRG 15-min TEC maps as NetCDF",
+)
 def test_tec_sample_equals_shared_conversion(shared_data: Path) -> None:
     ref = xr.open_dataset(shared_data / "tec" / "uqrg_2019-04-25_to_2019-04-26_15min.nc")
     ds = sample("tec")
@@ -54,6 +58,7 @@ def test_tec_sample_equals_shared_conversion(shared_data: Path) -> None:
     np.testing.assert_array_equal(ds.tec.values, ref.tec.values)
 
 
+@pytest.mark.shared_files("space_weather/omni2_hourly/omni2_2019.dat.gz", what="OMNI2 hourly 2019")
 def test_drivers_sample_equals_full_year(shared_data: Path) -> None:
     from geostl.io import open_omni2
 
@@ -62,6 +67,11 @@ def test_drivers_sample_equals_full_year(shared_data: Path) -> None:
     xr.testing.assert_identical(sample("tec_drivers").drop_attrs(), cut.drop_attrs())
 
 
+@pytest.mark.shared_files(
+    "sst/ersst_v5_sst.mnmean_2010-01_2020-08.nc",
+    "era5/era5_t2m_2019-03_uk_0.25deg_hourly.nc",
+    what="ERSSTv5 and ERA5 t2m originals of the built-in samples",
+)
 @pytest.mark.parametrize(
     ("name", "path"),
     [
@@ -84,6 +94,7 @@ def test_packed_samples_within_half_quantum(shared_data: Path, name: str, path: 
     assert ds[name].attrs["units"] == ref[name].attrs["units"]
 
 
+@pytest.mark.shared_files("sst/cpc_ersst5.nino.mth.91-20.ascii", what="CPC Niño index table")
 def test_sst_indices_sample_equals_shared(shared_data: Path) -> None:
     from geostl.io import open_index
 

@@ -1,4 +1,4 @@
-"""SimVP + quantiser (SVQ seed §2.1): placement before / after the translator, the unquantised
+"""SimVP + quantiser (the SVQ paper): placement before / after the translator, the unquantised
 skip, parameter counts, ``loss_vq`` reaching the training loss, and the input-noise option."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""configs/svq/: every WeatherBench run of the SVQ seed's README as a geostl run config.
+"""configs/svq/: every WeatherBench run of the SVQ paper's README as a geostl run config.
 
 Checked against things written down independently of the configs: the README's list of runs,
 ``geostl.tasks.weatherbench.sets.weatherbench_data_section`` for the data, OpenSTL's published

@@ -1,4 +1,4 @@
-"""configs/svq/taxibj: the SVQ seed's two TaxiBJ runs load with the data section of
+"""configs/svq/taxibj: the SVQ paper's two TaxiBJ runs load with the data section of
 ``taxibj_data_section``, build the seed's model (SVQ parameters as published), and the learnable
 one trains and tests on release-layout files through ``geostl train``."""
 
@@ -53,7 +53,7 @@ def test_the_svq_has_the_published_parameter_count(name: str) -> None:
     model = build_forecaster(cfg["model"], dict(META))
     (svq,) = [m for m in model.modules() if type(m).__name__ == "SVQ"]
     trainable = sum(p.numel() for p in svq.parameters() if p.requires_grad)
-    mlp = 4_224 + 1_290_000  # D=32 -> m=128 -> K=10,000 (seed-methods 2.2)
+    mlp = 4_224 + 1_290_000  # D=32 -> m=128 -> K=10,000 (the SVQ paper's MLP)
     assert trainable == (mlp if "frozen" in name else mlp + 320_000)
 
 

@@ -1,5 +1,5 @@
-"""configs/svq/{kth,kitticaltech,human}: the SVQ seed's video runs load, carry the spec's settings
-(seed-methods 2.5) and read a generated folder through the registered source formats."""
+"""configs/svq/{kth,kitticaltech,human}: the SVQ paper's video runs load, carry its settings
+(SVQ-Forecasting configs) and read a generated folder through the registered source formats."""
 
 from __future__ import annotations
 
@@ -143,5 +143,5 @@ def test_svq_parameter_count(shape: tuple, frozen: bool) -> None:
     model = build_forecaster(cfg["model"], meta)
     (svq,) = [m for m in model.modules() if type(m).__name__ == "SVQ"]
     trainable = sum(p.numel() for p in svq.parameters() if p.requires_grad)
-    mlp = (d * 128 + 128) + (128 * k + k)  # D -> m = 128 -> K (seed-methods 2.2)
+    mlp = (d * 128 + 128) + (128 * k + k)  # D -> m = 128 -> K (the SVQ paper's MLP)
     assert trainable == (mlp if frozen else mlp + k * d)

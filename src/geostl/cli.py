@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="training time budget (default 2.4)")
     p.set_defaults(func=_command("demo"))
 
-    p = sub.add_parser("gapfill", help="gap-fill the real t2m sample into daily means (seed 001)")
+    p = sub.add_parser("gapfill", help="gap-fill the real t2m sample into daily means (ClimaNet)")
     p.add_argument("--out", default="runs/gapfill", help="output directory (default runs/gapfill)")
     p.add_argument("--fraction", type=float, default=None, help="hours hidden (config: 0.5)")
     p.add_argument("--seed", type=int, default=None, help="seed of the test gaps and the model")

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-# Fixed scalings of the ionosphere seed (TEC / 200 TECU, Kp / 10, F10.7 / 400, (Dst + 500) / 600)
+# Fixed scalings of Liu et al. 2024 (TEC / 200 TECU, Kp / 10, F10.7 / 400, (Dst + 500) / 600)
 TEC_DEMO_CONFIG: dict[str, Any] = {
     "schema": {
         "targets": {"source": "maps", "variables": ["tec"]},

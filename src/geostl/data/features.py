@@ -19,7 +19,7 @@ Definitions (``t`` is a UTC timestamp, ``lon`` in degrees east):
 - ``lat`` / ``lon``: the grid's latitude (degrees north) / longitude (degrees east) as planes.
 - ``lat_index`` / ``lon_index``: the row index ``i / H`` / column index ``j / W`` of the model
   grid (H rows, W columns, row 0 and column 0 first as stored), dimensionless fractions in
-  [0, 1). On the Channel Mixer seed's 72 x 72 grid these are exactly its ``row/72`` and
+  [0, 1). On the Channel Mixer paper's 72 x 72 grid these are exactly its ``row/72`` and
   ``col/72`` position channels. They count grid cells, not degrees: the same index means a
   different place on another grid.
 """

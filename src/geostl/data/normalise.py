@@ -8,7 +8,7 @@ Two methods per channel:
 - ``minmax``: ``offset`` = minimum, ``scale`` = maximum - minimum of the channel's finite
   values over the train split, so the train range maps to [0, 1] (OpenSTL's TaxiBJ scaling,
   DeepST's min-max to [-1, 1] then ``(x + 1) / 2``, per channel here);
-- ``fixed``: ``offset`` and ``scale`` given in the config, e.g. the ionosphere seed's scalings
+- ``fixed``: ``offset`` and ``scale`` given in the config, e.g. the Channel Mixer paper's scalings
   TEC/200 TECU -> (0, 200); Kp (0..9) x10/100 -> (0, 10); (Dst + 500)/600 -> (-500, 600).
 
 Nothing is clipped: values outside the training range map outside the usual range.

@@ -1,7 +1,7 @@
 """Time subsampling by selection: keep the epochs that fall on multiples of a step from midnight.
 
 ``every("2h")`` on 15-minute IONEX maps keeps 00:00, 02:00, ..., 22:00 of each day (the Channel
-Mixer seed's 2-hourly frames). Values are *selected*, never averaged: a kept epoch carries the
+Mixer paper's 2-hourly frames). Values are *selected*, never averaged: a kept epoch carries the
 map stamped at that instant. The step must divide one day (so the kept instants are the same
 every day) and must be a whole multiple of the data's own step (the most common difference
 between consecutive epochs); otherwise, or when no epoch falls on the step, it is an error

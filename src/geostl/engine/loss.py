@@ -1,7 +1,7 @@
 """The training loss: a masked criterion in normalised units plus weighted auxiliary losses.
 
 ``L = sum(m e) / sum(m) + sum_k w_k aux_k`` with ``e = (p - y)^2`` (criterion ``mse``, the
-default) or ``e = |p - y|`` (``mae``, the SVQ seed's loss), ``m`` the target validity mask
+default) or ``e = |p - y|`` (``mae``, the SVQ paper's loss), ``m`` the target validity mask
 (padded, missing and out-of-area pixels are 0) and ``w_k`` = 1 unless given.
 """
 

@@ -1,4 +1,4 @@
-"""COBE-SST monthly GRIB files (JMA Tokyo Climate Center), one file per month (seed 002).
+"""COBE-SST monthly GRIB files (JMA Tokyo Climate Center), one file per month (Keydana 2021).
 
 The seed reads ``sst189101.grb`` … ``sst202012.grb`` (GRIB1, 1° grid 360 × 180, lon 0.5…359.5°E,
 lat 89.5°S…89.5°N, land missing). The files declare GRIB parameter 11 "Temperature" in K but

@@ -1,6 +1,6 @@
-"""Reader for the Channel Mixer seed's ``iono_electron`` archive: TFRecord files, no TensorFlow.
+"""Reader for the Channel Mixer paper's ``iono_electron`` archive: TFRecord files, no TensorFlow.
 
-Layout (seed-methods.md section 1.7). A TFRecord file is a sequence of records, each framed as::
+Layout (Channel_Mixer_Layer's). A TFRecord file is a sequence of records, each framed as::
 
     uint64 length (little-endian) | uint32 masked CRC-32C of the 8 length bytes
     length bytes of data          | uint32 masked CRC-32C of the data

@@ -1,7 +1,7 @@
-"""The Channel Mixer Layer of Liu et al. (2024, *Space Weather*, seed 000): a parameter-free
+"""The Channel Mixer Layer of Liu et al. (2024, *Space Weather* 22, e2024SW004121): a parameter-free
 permutation that puts each pixel's C channel values side by side as a k×k cell (k = √C).
 
-**The block rule** (``shared/specs/seed-methods.md`` §1.2). One frame has N pixels in the
+**The block rule** (Channel_Mixer_Layer ``Understand_Mixer.py``). One frame has N pixels in the
 backbone's memory order, pixel n carrying the channel vector v_n (C values; channel 0 first).
 With L the width of the grid the backbone consumes and A = ⌊L/k⌋:
 

@@ -164,7 +164,7 @@ class TargetOnlyFusion(_FusionBase):
 
 @FUSIONS.register("mixer")
 class MixerFusion(ConcatFusion):
-    """The Channel Mixer Layer (seed 000): inputs as ``concat``; the backbone mixes every frame.
+    """Channel Mixer Layer (Liu et al. 2024): input as ``concat``; the backbone mixes every frame.
 
     The backbone (built with ``frame_transform=mixer_frame_transform``) feeds cat[target
     channels (bypass), Mix(frame)] to its first layer, in its own layout (raster for SimVP/TAU,
@@ -189,7 +189,7 @@ class MixerFusion(ConcatFusion):
 
 @FUSIONS.register("action")
 class ActionFusion(ConcatFusion):
-    """Action conditioning (seed 000's "action" rows, after action-conditioned PredRNN-V2):
+    """Action conditioning (Liu et al. 2024 "action" rows, after action-conditioned PredRNN-V2):
     inputs as ``concat``; the backbone (``action_channels=True``: PredRNN, PredRNNv2) reads
     only the target channels as frames and uses the A auxiliary channels of each step as the
     action a_t, multiplying the hidden-state gate pre-activations, conv_h(h) ⊙ conv_a(a)."""

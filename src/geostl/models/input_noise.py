@@ -1,4 +1,4 @@
-"""Training-time input-noise ablation of the SVQ seed (spec ``seed-methods.md`` §2.2).
+"""Training-time input-noise ablation of the SVQ paper (Chen et al., arXiv:2312.03406).
 
 During training, each element of the input is, independently with probability ``fraction``
 (ρ), multiplied by a factor drawn from U(−2, 2); the other elements are untouched. In eval

@@ -1,5 +1,5 @@
 """``geostl grid``: a backbone x fusion x channels x policy matrix of runs, scored into the
-Channel Mixer seed's Table 1 layout (Markdown, CSV, JSON), resuming finished cells.
+Channel Mixer paper's Table 1 layout (Markdown, CSV, JSON), resuming finished cells.
 
 Public API::
 

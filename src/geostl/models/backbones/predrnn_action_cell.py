@@ -1,4 +1,4 @@
-"""The action-conditioned spatiotemporal LSTM cell (``fusion: action``; seed 000 §1.5).
+"""The action-conditioned spatiotemporal LSTM cell (``fusion: action``; Liu et al. 2024).
 
 After the action-conditioned PredRNN-V2 of Wang et al. (TPAMI 2022, thuml/predrnn-pytorch):
 the cell is PredRNN's ST-LSTM (:class:`~geostl.models.backbones.predrnn_cells.

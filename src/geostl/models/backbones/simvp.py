@@ -17,7 +17,7 @@ predicted target channels, future_aux of those frames), and keeps the first t_ou
 (so t_out need not be a multiple of T_in; t_out < T_in keeps a prefix of one block).
 Gradients flow through the whole chain. ``truth`` and ``teacher_forcing`` are ignored.
 
-``quantiser`` (SVQ seed, ``seed-methods.md`` §2.1): a quantiser from ``QUANTISERS``
+``quantiser`` (the SVQ paper, Chen et al., arXiv:2312.03406): a quantiser from ``QUANTISERS``
 (:mod:`geostl.models.quantisers`, e.g. ``{name: svq, codebook_size: 10000}``; ``dim`` is set to
 hid_S) applied to every latent pixel vector of every frame, (B·T_in, hid_S, h, w), replacing
 the latent before the translator (``post_vq=False``) or between translator and decoder

@@ -1,4 +1,4 @@
-"""Latent quantisers for SimVP (seed 003); importing this package registers them in
+"""Latent quantisers for SimVP (Chen et al. 2023); importing this package registers them in
 ``QUANTISERS``.
 
 A quantiser maps a latent map (N, D, h, w) to ``(q, info)``: q (N, D, h, w) replaces the

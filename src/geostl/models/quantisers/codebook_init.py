@@ -1,4 +1,4 @@
-"""Initialisation of a K×D codebook (one codeword per row) by name, as the SVQ seed's options.
+"""Initialisation of a K×D codebook (one codeword per row) by name, as the SVQ paper's options.
 
 Names and their meaning here (the seed names them; where it does not say more, the reading
 below is ours):

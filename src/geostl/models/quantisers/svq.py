@@ -1,4 +1,4 @@
-"""SVQ, sparse (soft) vector quantisation (seed 003; spec ``seed-methods.md`` §2.2).
+"""SVQ, sparse (soft) vector quantisation (the SVQ paper, Chen et al., arXiv:2312.03406).
 
 For each latent vector x ∈ ℝ^D, with codebook size K and hidden width m (m := K when K < m):
 

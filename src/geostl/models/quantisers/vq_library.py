@@ -1,5 +1,5 @@
-"""Adapter to the VQ baselines of ``vector-quantize-pytorch`` (optional extra ``vq``; spec
-``seed-methods.md`` §2.4).
+"""Adapter to the VQ baselines of ``vector-quantize-pytorch`` (optional extra ``vq``; the
+SVQ paper's VQ baselines, Pachark/SVQ-Forecasting).
 
 The seed pinned vector-quantize-pytorch 1.12.5; this adapter is written against the API of the
 version our ``vq`` extra installs (>= 1.14, tested with 1.32.0). The latent (N, D, h, w) is

@@ -1,4 +1,4 @@
-"""The seed's composite ENSO loss (seed 002, spec §4.4).
+"""The seed's composite ENSO loss (the ENSO blog post, Keydana 2021).
 
 ``loss = w_sst · MSE_sst + w_index · MSE_index + w_phase · CE_phase`` with the seed's weights
 0.2 / 0.4 / 0.4:

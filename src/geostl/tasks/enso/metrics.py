@@ -1,7 +1,7 @@
 """ENSO skill metrics: Niño 3.4 index RMSE and correlation per lead, Earthformer's C-Nino3.4-M
 and C-Nino3.4-WM, phase accuracy and the confusion matrix. All in float64 numpy.
 
-Definitions (Earthformer ``compute_enso_score``; spec ``shared/specs/peers.md``):
+Definitions (Earthformer ``compute_enso_score``; Gao et al. 2022):
 
 - ``corr_l`` = Σ_n (p_nl − p̄_l)(o_nl − ō_l) / (sqrt(Σ_n (p_nl − p̄_l)² · Σ_n (o_nl − ō_l)²) + 1e-6),
   Pearson correlation over the N forecasts of lead l, with Earthformer's 1e-6 in the denominator;

@@ -1,4 +1,4 @@
-"""The seed's ENSO multi-task ConvLSTM (seed 002; Keydana 2021, torch for R; spec §4.3).
+"""The seed's ENSO multi-task ConvLSTM (the ENSO blog post, Keydana 2021, torch for R).
 
 Input: ``x`` (B, T, 1, W, H) normalised SST months with land set to 0, laid out as the seed
 does (longitude before latitude: 360 × 115 at its 1° crop). Layers (defaults = the seed):

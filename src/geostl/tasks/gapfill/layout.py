@@ -1,6 +1,6 @@
 """Fine time steps grouped into coarse periods, padded to a fixed length, tiled spatially.
 
-Seed 001 (§3.1) arranges gappy daily maps as months x days, every month padded to 31 days; the
+ClimaNet arranges gappy daily maps as months x days, every month padded to 31 days; the
 same layout serves hours in days (padded to 24, which UTC days always fill). For a field
 (time, lat, lon) the builder returns
 

@@ -1,4 +1,4 @@
-"""Masked L1 loss of seed 001: |pred - target| averaged over valid sea pixels of each period."""
+"""Masked L1 loss of ClimaNet: |pred - target| averaged over valid sea pixels of each period."""
 
 from __future__ import annotations
 

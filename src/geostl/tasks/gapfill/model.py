@@ -1,4 +1,4 @@
-"""SpatioTemporalModel: gappy fine steps (days, hours) -> one map per coarse period (seed 001).
+"""SpatioTemporalModel: gappy fine steps (days, hours) -> one map per coarse period (ClimaNet).
 
     x (B, C, M, T, H, W) + masks
       -> VideoEncoder on (B*M, C, T, H, W): tokens (B*M, T'H'W', E)

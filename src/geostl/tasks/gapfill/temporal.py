@@ -1,4 +1,4 @@
-"""Fixed sinusoidal time encodings and the temporal attention aggregator (seed 001 §3.2 2-3).
+"""Fixed sinusoidal time encodings and the temporal attention aggregator (ClimaNet, steps 2-3).
 
 The aggregator turns the fine-step tokens of each period (days of a month, hours of a day) into
 one token per period: a learned score per step, padded steps set to -inf, softmax pooling over

@@ -1,4 +1,4 @@
-"""Masked Conv3d patch embedding of gappy fine-step fields (seed 001, ClimaNet ``VideoEncoder``)."""
+"""Masked Conv3d patch embedding of gappy fine-step fields (ClimaNet ``VideoEncoder``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The Channel Mixer seed's iono channel set: 20 stored channels, their order and fixed scalings.
+"""The Channel Mixer paper's iono channel set: 20 stored channels, their order and fixed scalings.
 
-The seed (seed-methods.md section 1.7) feeds per-frame channels in a fixed order and keeps the
+The Channel Mixer paper (Liu et al. 2024) feeds per-frame channels in a fixed order and keeps the
 first C of them (C = 1, 4, 9, 16; channels 16-19 are stored but unused). Here each channel is
 a physical quantity (a target, a computed calendar/position feature of
 :mod:`geostl.data.features`, or an OMNI2 variable of :func:`geostl.io.open_omni2`) and the seed's
@@ -110,7 +110,7 @@ IONO_CHANNELS: tuple[IonoChannel, ...] = (
     _ch(18, "e_field", "omni2", "e_field", -50.0, 100.0, "mV m-1", "ElectricField", "E (x+50)/100"),
     _ch(19, "mach_number", "omni2", "mach_number", 0.0, 15.0, "1", "MagnetosonicMach", "Mms /15"),
 )
-"""The seed's 20 stored channels in order (seed-methods.md section 1.7 table)."""
+"""The seed's 20 stored channels in order (Channel_Mixer_Layer ``dataloader_iono.py``)."""
 
 
 def iono_channels(n_channels: int) -> tuple[IonoChannel, ...]:

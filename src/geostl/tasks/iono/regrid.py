@@ -1,9 +1,9 @@
-"""IONEX's native 71 x 73 global grid -> the Channel Mixer seed's 72 x 72 grid (or 71 x 72).
+"""IONEX's native 71 x 73 global grid -> the Channel Mixer paper's 72 x 72 grid (or 71 x 72).
 
 IONEX global maps (CODE, IGS, UPC ...) are stored on latitudes 87.5 N .. 87.5 S every 2.5 deg
 (71 rows) and longitudes -180 .. 180 E every 5 deg (73 columns); the first and the last column
 are the same meridian. The seed's ``iono_electron`` archive holds 72 x 72 maps "derived from
-CODE's 71 x 73 grid" without saying how (seed-methods.md section 1.7, uncertain). We define:
+CODE's 71 x 73 grid" without saying how (the Channel Mixer paper, Liu et al. 2024). We define:
 
 - ``native``: drop the last column (+180 E, the repeat of -180 E) -> 71 x 72, longitudes
   -180 .. 175 E every 5 deg. In CODE maps the two columns are equal; some centres' maps (UPC
