@@ -166,7 +166,7 @@ def test_forecaster_style_batch_dict_and_matmul_rate() -> None:
 
 
 def test_bench_kwargs_apply_to_all_models_or_one_scoped_model() -> None:
-    from geostl.cli import _bench_kwargs
+    from geostl.commands.bench import _bench_kwargs
 
     got = _bench_kwargs(
         ["num_hidden=[8,8]", "e3dlstm.patch_size=8", "e3dlstm.num_hidden=[4]"],

@@ -135,13 +135,18 @@ def test_sun_frame_needs_a_global_grid_and_hours():
 
 
 def test_residual_training_moves_away_from_the_reference():
-    """A few steps on a target the reference misses reduce the loss (gradients reach it)."""
+    """A few steps on a target the reference misses reduce the loss (gradients reach it).
+
+    Seeded: unseeded, the weights depended on the tests run before, and 15 steps halved the
+    loss for some initialisations only (ratios 0.43-0.69 over seeds 0-4); 30 steps give
+    0.07-0.10 for all of them."""
+    torch.manual_seed(0)
     batch = _batch()
     batch["targets"] = batch["targets"] + 0.5  # an offset sun-fixed persistence cannot see
     model = _model("last", "sun_fixed").train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(15):
+    for _ in range(30):
         loss = ((model(batch, teacher_forcing=0.0)["pred"] - batch["targets"]) ** 2).mean()
         opt.zero_grad()
         loss.backward()
