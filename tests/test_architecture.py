@@ -32,8 +32,6 @@ def test_every_documented_folder_exists_and_every_folder_is_documented() -> None
 
 
 def test_every_task_package_registers_its_task() -> None:
-    packages = {
-        p.parent.name for p in (PACKAGE / "tasks").glob("*/task.py") if p.parent.is_dir()
-    }
+    packages = {p.parent.name for p in (PACKAGE / "tasks").glob("*/task.py") if p.parent.is_dir()}
     assert packages == {"enso", "gapfill"}
     assert TASKS.available() == sorted(packages)

@@ -200,3 +200,11 @@ def test_two_process_gloo_run_scores_equal_a_single_process_test(tmp_path: Path)
     out = tmp_path / "single"
     assert cli.main(["test", "--ckpt", str(run / "best.pt"), "--out", str(out)]) == 0
     _close(_metrics(run / "metrics.json"), _metrics(out / "metrics.json"))
+
+
+def test_predict_refuses_a_task_checkpoint_by_name(tmp_path: Path, capsys) -> None:
+    from geostl.engine.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "best.pt", {"config": {"task": "enso"}})
+    assert cli.main(["predict", "--ckpt", str(path), "--out", str(tmp_path / "x.nc")]) == 2
+    assert "'enso' task checkpoint" in capsys.readouterr().err

@@ -329,6 +329,11 @@ def predict_to_netcdf(
     """``geostl predict``: forecasts for every window of ``split`` written as NetCDF."""
     ckpt = load_checkpoint(ckpt_path)
     cfg = ckpt["config"]
+    if cfg.get("task") is not None:
+        raise ValueError(
+            f"{ckpt_path}: a {cfg['task']!r} task checkpoint; geostl predict writes the gridded "
+            "forecasts of Forecaster runs only (the task's geostl test writes its outputs)"
+        )
     _, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
     if split not in datasets:
         raise KeyError(f"{ckpt_path}: no split {split!r} in the run config ({sorted(datasets)})")
