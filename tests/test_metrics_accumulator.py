@@ -129,6 +129,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores (make test-fast leaves it out)
 def test_all_reduce_two_gloo_processes_equals_single_process(tmp_path):
     """Sums of two unequal shards all-reduced over gloo equal one process over all data."""
     if not dist.is_available():

@@ -177,6 +177,7 @@ def test_netcdf_and_figures_use_pixel_rows_and_columns(tmp_path) -> None:
     assert top < bottom  # row 0 at the top, as in an image
 
 
+@pytest.mark.slow  # over 5 s on 2 cores (make test-fast leaves it out)
 def test_geostl_train_and_predict_on_taxibj_files(tmp_path) -> None:
     from geostl.cli import main
 

@@ -10,6 +10,7 @@ from geostl.datasets import sample
 from geostl.runconfig import SOURCE_FORMATS, ConfigError, check, open_sources
 
 
+@pytest.mark.slow  # over 5 s on 2 cores (make test-fast leaves it out)
 def test_regrid_and_every_on_a_builtin_sample() -> None:
     out = open_sources(
         {

@@ -88,6 +88,7 @@ def test_tec_config_builds_windows_from_the_builtin_sample() -> None:
     assert tuple(item["targets"].shape) == (12, 1, 72, 76)
 
 
+@pytest.mark.slow  # over 5 s on 2 cores (make test-fast leaves it out)
 def test_open_sources_paths_equal_the_builtin_sample(tmp_path: Path) -> None:
     folder = Path(str(resources.files("geostl.datasets") / "_data" / "tec"))
     ionex = sorted(str(p) for p in folder.glob("uqrg*.19i.gz"))
