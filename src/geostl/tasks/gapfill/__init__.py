@@ -1,4 +1,4 @@
-"""Gap-filling (seed 001): masked transformer from gappy hours to daily/monthly means.
+"""Gap-filling (ClimaNet): masked transformer from gappy hours to daily/monthly means.
 
 Public API:
     build_period_layout, PeriodLayout, tile_maps, untile_maps -- (``layout.py``)

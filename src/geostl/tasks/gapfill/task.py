@@ -98,7 +98,7 @@ class GapfillModel(nn.Module):
     def loss(
         self, batch: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Masked L1 of seed 001 (no land in this task) and its additive terms."""
+        """Masked L1 (ClimaNet; no land in this task) and its additive terms."""
         pred = self(batch)["pred"]
         total, count = masked_l1_terms(pred.float(), batch["targets"].float())
         return total / count, {"loss_sum": total.detach(), "count": count.detach()}
@@ -340,7 +340,7 @@ TASKS.register(
         spec=GAPFILL_SPEC,
         train=train_gapfill,
         test=test_gapfill,
-        description="seed 001: gappy hourly maps -> daily means (masked transformer)",
+        description="ClimaNet gap-filling: gappy hourly maps -> daily means (masked transformer)",
         build_model=_rebuild,
     )
 )
