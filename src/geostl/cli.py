@@ -1,8 +1,9 @@
 """The ``geostl`` command.
 
 geostl train --config FILE.yaml [--config MORE.yaml] [key=value ...] [--resume CKPT]
-geostl test --ckpt RUN/best.pt [--out DIR]
-geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test]
+geostl test --ckpt RUN/best.pt [--out DIR] [--data NAME=PATH[,PATH]] [eval.KEY=VALUE ...]
+geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test] [--data NAME=PATH]
+geostl forecast --ckpt RUN/best.pt --input MAPS... [--drivers FILES...] [--issue TIME] --out FILE
 geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=value ...]
 geostl grid --config FILE.yaml [--config MORE.yaml] [key=value ...] [--list]
 geostl demo [--out DIR]
@@ -29,6 +30,12 @@ def _command(module: str):
     return run
 
 
+_DATA_HELP = (
+    "read source NAME of the checkpoint's config from these files instead (repeatable; "
+    "the format from the names, transforms kept)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from geostl import __version__
 
@@ -49,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", required=True, help="checkpoint, e.g. runs/NAME/best.pt")
     p.add_argument("--out", default=None, help="output directory (default: beside the ckpt)")
     p.add_argument("overrides", nargs="*", help="eval settings, e.g. eval.codebook_usage=true")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=PATH[,PATH]",
+                   help=_DATA_HELP)  # fmt: skip
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_command("test"))
 
@@ -57,7 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output NetCDF file")
     p.add_argument("--split", default="test", help="split to forecast (default: test)")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--data", action="append", default=[], metavar="NAME=PATH[,PATH]",
+                   help=_DATA_HELP)  # fmt: skip
     p.set_defaults(func=_command("predict"))
+
+    p = sub.add_parser(
+        "forecast", help="forecast the next maps from new files (no truth needed)"
+    )
+    p.add_argument("--ckpt", required=True, help="checkpoint, e.g. runs/NAME/best.pt")
+    p.add_argument("--input", nargs="+", required=True, metavar="FILE",
+                   help="the latest maps (any format the model's maps source accepts)")  # fmt: skip
+    p.add_argument("--input-format", default=None,
+                   help="format of --input (default: from the file names)")  # fmt: skip
+    p.add_argument("--drivers", nargs="*", default=[], metavar="FILE",
+                   help="driver files, each given to the source whose format it is")  # fmt: skip
+    p.add_argument("--source", action="append", default=[], metavar="NAME=PATH[,PATH]",
+                   help="files for the named source (when --drivers is ambiguous)")  # fmt: skip
+    p.add_argument("--issue", default=None,
+                   help="issue time = time of the last input map (default: the last complete "
+                   "window)")  # fmt: skip
+    p.add_argument("--out", required=True, help="output file: .nc, .zarr or IONEX (.YYi)")
+    p.add_argument("--format", default=None, choices=("netcdf", "zarr", "ionex"),
+                   help="output format (default: from --out's extension)")  # fmt: skip
+    p.set_defaults(func=_command("forecast"))
 
     p = sub.add_parser("bench", help="parameters, FLOPs/MACs, throughput, peak memory")
     p.add_argument("--model", action="append", required=True, help="backbone name (repeatable)")
@@ -145,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as err:
         from geostl.runconfig import ConfigError
 
-        commands = ("train", "test", "predict", "gapfill", "config")
+        commands = ("train", "test", "predict", "forecast", "gapfill", "config")
         if isinstance(err, ConfigError) or args.command in commands:
             print(f"geostl {args.command}: error: {err}", file=sys.stderr)
             return 2

@@ -287,14 +287,18 @@ def test_checkpoint(
     out: str | Path | None = None,
     progress: bool | None = None,
     overrides: Sequence[str] = (),
+    data: Sequence[str] = (),
 ) -> dict[str, MetricTable]:
     """``geostl test``: evaluate a checkpoint on its config's test split (no other file).
 
     ``overrides``: dotted ``eval.KEY=VALUE`` settings for this evaluation (baselines, batch
-    size, ``codebook_usage`` ...); the model and the data stay the checkpoint's.
+    size, ``codebook_usage`` ...); the model stays the checkpoint's. ``data``: ``NAME=PATH``
+    items re-pointing sources to other files (:func:`geostl.forecast.inputs.with_data`).
     """
+    from geostl.forecast.inputs import with_data
+
     ckpt = load_checkpoint(ckpt_path)
-    cfg = with_eval_overrides(ckpt["config"], overrides)
+    cfg = with_data(with_eval_overrides(ckpt["config"], overrides), data)
     sources, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
     if "test" not in datasets:
         raise KeyError(f"{ckpt_path}: the run config has no test split (data.splits.test)")
@@ -324,11 +328,18 @@ def with_eval_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dic
 
 
 def predict_to_netcdf(
-    ckpt_path: str | Path, out: str | Path, split: str = "test", batch_size: int = 8
+    ckpt_path: str | Path,
+    out: str | Path,
+    split: str = "test",
+    batch_size: int = 8,
+    data: Sequence[str] = (),
 ) -> Path:
-    """``geostl predict``: forecasts for every window of ``split`` written as NetCDF."""
+    """``geostl predict``: forecasts for every window of ``split`` written as NetCDF;
+    ``data``: ``NAME=PATH`` items re-pointing sources (as for :func:`test_checkpoint`)."""
+    from geostl.forecast.inputs import with_data
+
     ckpt = load_checkpoint(ckpt_path)
-    cfg = ckpt["config"]
+    cfg = with_data(ckpt["config"], data)
     if cfg.get("task") is not None:
         raise ValueError(
             f"{ckpt_path}: a {cfg['task']!r} task checkpoint; geostl predict writes the gridded "

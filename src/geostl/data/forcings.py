@@ -51,6 +51,9 @@ class ForcingStack:
         kind: the grid kind (``latlon`` or ``pixel``, see :mod:`geostl.data.pixelgrid`):
             gridded forcings have dims (time, y, x) on a pixel grid, and the computed
             geographic features are errors there.
+        needed_observed: (T,) bool, the target times the ``observed`` forcings must cover
+            (default ``needed``). An operational forecast reads observed drivers at its input
+            times only (:mod:`geostl.forecast.window`), known ones at every time.
     """
 
     def __init__(
@@ -62,11 +65,15 @@ class ForcingStack:
         lon: np.ndarray,
         needed: np.ndarray | None = None,
         kind: str = LATLON,
+        needed_observed: np.ndarray | None = None,
     ) -> None:
         self.kind = kind
         self.dims = GRID_DIMS[kind]
         self.needed = (
             np.ones(len(times), dtype=bool) if needed is None else np.asarray(needed, dtype=bool)
+        )
+        self.needed_observed = (
+            self.needed if needed_observed is None else np.asarray(needed_observed, dtype=bool)
         )
         self.times = np.asarray(times, dtype="datetime64[ns]")
         self.lat = np.asarray(lat, dtype=np.float64)
@@ -110,6 +117,7 @@ class ForcingStack:
                 f"{spec.source!r} (variables: {sorted(map(str, ds.data_vars))})"
             )
         da = ds[spec.variable]
+        needed = self.needed_observed if spec.role == "observed" else self.needed
         self.units[spec.name] = str(da.attrs.get("units", ""))
         dtimes = _driver_times(ds, spec)
         where = f"{spec.source}:{spec.variable}"
@@ -120,7 +128,7 @@ class ForcingStack:
         )
         if da.dims == ("time",):
             self._series[spec.name] = align_series(
-                da.values, dtimes, self.times, spec.align, interval, spec.fill, where, self.needed
+                da.values, dtimes, self.times, spec.align, interval, spec.fill, where, needed
             )
             return
         if set(da.dims) != {"time", *self.dims}:
@@ -141,7 +149,7 @@ class ForcingStack:
                 "drivers; gridded forcings accept a numeric fill"
             )
         i0, i1, w, ok = align_indices(dtimes, self.times, spec.align, interval, where)
-        missing = ~ok & self.needed
+        missing = ~ok & needed
         if missing.any() and spec.fill is None:
             k = int(np.argmax(missing))
             raise ValueError(

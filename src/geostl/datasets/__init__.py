@@ -1,5 +1,5 @@
 """Built-in real data samples: ``sample(name)`` and ``available()``."""
 
-from geostl.datasets.samples import available, sample
+from geostl.datasets.samples import SAMPLE_FORMATS, available, sample
 
-__all__ = ["available", "sample"]
+__all__ = ["SAMPLE_FORMATS", "available", "sample"]

@@ -82,6 +82,17 @@ _SAMPLES: dict[str, tuple[Callable[[], xr.Dataset], str]] = {
 }
 
 
+#: the ``geostl.io.READERS`` format of each sample's original files: the format a user's own
+#: files replace it with (``geostl forecast --input``, ``--data NAME=PATH``)
+SAMPLE_FORMATS = {
+    "tec": "ionex",
+    "tec_drivers": "omni2",
+    "sst": "netcdf",
+    "sst_indices": "index",
+    "t2m": "netcdf",
+}
+
+
 def available() -> dict[str, str]:
     """Names of the built-in samples with a one-line description each."""
     return {name: desc for name, (_, desc) in _SAMPLES.items()}

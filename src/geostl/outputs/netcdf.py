@@ -27,7 +27,7 @@ import xarray as xr
 from geostl import __version__
 from geostl.data import GridAdjust
 
-__all__ = ["ORACLE_WARNING", "write_forecast_netcdf"]
+__all__ = ["ORACLE_WARNING", "forecast_dataset", "write_dataset_netcdf", "write_forecast_netcdf"]
 
 ORACLE_WARNING = (
     "forecasts made with OBSERVED future drivers (future_forcings: oracle): an upper bound, "
@@ -79,8 +79,13 @@ def _times(x: Any, what: str, kind: str) -> np.ndarray:
     raise TypeError(f"{what}: expected {expected}, got dtype {a.dtype}")
 
 
-def write_forecast_netcdf(
-    path: str | os.PathLike,
+def write_forecast_netcdf(path: str | os.PathLike, *args: Any, **kwargs: Any) -> Path:
+    """Write forecasts to a NetCDF-4 file (atomically): :func:`forecast_dataset` of the
+    arguments after ``path``, written by :func:`write_dataset_netcdf`. Returns the path."""
+    return write_dataset_netcdf(forecast_dataset(*args, **kwargs), path)
+
+
+def forecast_dataset(
     pred: np.ndarray | torch.Tensor,
     times_in_last: Any,
     lead_times: Any,
@@ -98,10 +103,9 @@ def write_forecast_netcdf(
     future_forcings: str | None = None,
     grid: str = "latlon",
 ) -> Path:
-    """Write forecasts to a NetCDF-4 file (atomically: temporary name, then rename).
+    """The forecast Dataset (the layout of the module docstring) of an array of forecasts.
 
     Args:
-        path: output file (``.nc``).
         pred: (N, T_out, C, H, W) forecasts in **physical units** (de-normalised), on the
             original grid (H, W) or on the padded grid of ``grid_adjust`` (then cut back).
         times_in_last: (N,) time of the last input frame of each window (datetime64, or int64
@@ -123,7 +127,7 @@ def write_forecast_netcdf(
             columns x, written as the ``y``/``x`` dims.
 
     Returns:
-        The path written.
+        The ``xr.Dataset``.
     """
     if grid not in _GRID_DIMS:
         raise ValueError(f"grid: expected one of {sorted(_GRID_DIMS)}, got {grid!r}")
@@ -192,8 +196,13 @@ def write_forecast_netcdf(
         if future_forcings == "oracle":
             gattrs["warning"] = ORACLE_WARNING
     gattrs.update(attrs or {})
-    ds = xr.Dataset(data_vars, coords=coords, attrs=gattrs)
-    enc: dict[str, dict[str, Any]] = {v: {"zlib": True, "complevel": 4} for v in names}
+    return xr.Dataset(data_vars, coords=coords, attrs=gattrs)
+
+
+def write_dataset_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` as NetCDF-4 (h5netcdf, compressed data variables), atomically: a temporary
+    name in the same folder, then a rename. Returns the path."""
+    enc: dict[str, dict[str, Any]] = {str(v): {"zlib": True, "complevel": 4} for v in ds.data_vars}
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")

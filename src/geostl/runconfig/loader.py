@@ -18,6 +18,12 @@ layer (later wins), which is then merged as above: their order does not matter, 
 ``data.sources.era5.paths=X data.sources.era5.format=netcdf`` works either way round (merged
 one at a time, the ``format`` override would replace the entry and drop the ``paths``).
 
+Relative file paths of the data sources (``data.sources.NAME.paths``, and ``paths`` of the
+external forecasts in ``eval.references``) are taken relative to the file that names them (a
+dotted override: relative to the current directory) and stored absolute in the resolved
+config, so a run's ``config.yaml`` and checkpoints work from any directory. ``~`` is expanded;
+glob patterns are kept.
+
 YAML scalars follow the YAML 1.2 core rules for numbers, so ``5e-4`` is a float (PyYAML's YAML
 1.1 resolver alone would read it as the string ``"5e-4"``).
 """
@@ -37,7 +43,7 @@ from geostl._keys import plain
 
 from .spec import RUN_SPEC, ConfigError, Section, check, fill_defaults
 
-__all__ = ["load_config", "merge", "parse_override", "run_dir", "save_config", "yaml_load"]
+__all__ = ["anchor_paths", "load_config", "merge", "parse_override", "run_dir", "save_config", "yaml_load"]
 
 BASE_KEY = "_base_"
 
@@ -134,10 +140,44 @@ def _read_layer(path: Path, stack: tuple[Path, ...], spec: Section = RUN_SPEC) -
             f"{path}: {BASE_KEY} must be a file name or a list of them, got {bases!r}"
         )
     check(data, spec, origin=str(path))
+    data = anchor_paths(data, path.parent)
     merged: dict[str, Any] = {}
     for base in bases:
         merged = merge(merged, _read_layer(path.parent / base, (*stack, path), spec))
     return merge(merged, data)
+
+
+#: sections whose entries may name files with ``paths`` (anchored by :func:`anchor_paths`)
+PATH_SECTIONS = (("data", "sources"), ("eval", "references"))
+
+
+def anchor_paths(layer: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``layer`` with every relative ``paths`` entry of :data:`PATH_SECTIONS` made absolute
+    against ``base`` (``~`` expanded first; absolute paths and globs kept as they are)."""
+    out = dict(layer)
+    for top, sub in PATH_SECTIONS:
+        section = out.get(top)
+        if not isinstance(section, Mapping) or not isinstance(section.get(sub), Mapping):
+            continue
+        entries = {}
+        for name, entry in section[sub].items():
+            if isinstance(entry, Mapping) and "paths" in entry:
+                entry = {**entry, "paths": _anchor(entry["paths"], base)}
+            entries[name] = entry
+        out[top] = {**section, sub: entries}
+    return out
+
+
+def _anchor(paths: Any, base: Path) -> Any:
+    def one(p: Any) -> Any:
+        if not isinstance(p, str | os.PathLike):
+            return p  # a wrong type is reported by the source opener, naming the key
+        q = Path(p).expanduser()
+        return q.as_posix() if q.is_absolute() else os.path.normpath(base.absolute() / q)
+
+    if isinstance(paths, list | tuple):
+        return [one(p) for p in paths]
+    return one(paths)
 
 
 def parse_override(text: str) -> dict[str, Any]:
@@ -205,6 +245,7 @@ def load_config(
     for text in overrides:
         layer = _normalise(parse_override(text))
         check(layer, spec, origin=f"override {text!r}")
+        layer = anchor_paths(layer, Path.cwd())
         joined = merge(joined, layer, whole=False)
     cfg = merge(cfg, joined)
     files = ", ".join(str(p) for p in paths) or "no files"

@@ -17,7 +17,7 @@ from geostl.tasks.weatherbench.sets import open_weatherbench_source
 
 from .spec import RUN_SPEC, ConfigError, check_field
 
-__all__ = ["open_sources"]
+__all__ = ["apply_transforms", "open_sources"]
 
 
 def open_sources(
@@ -70,7 +70,7 @@ def open_sources(
                     ds = _read(paths, entry, f"data.sources.{name}")
             except ConfigError as err:
                 raise ConfigError(f"data.sources.{name}: {err}") from err
-        out[name] = _transform(ds, entry, f"data.sources.{name}")
+        out[name] = apply_transforms(ds, entry, f"data.sources.{name}")
     return out
 
 
@@ -111,7 +111,7 @@ def _read(paths: list[Path], entry: Mapping[str, Any], where: str) -> xr.Dataset
         raise
 
 
-def _transform(ds: xr.Dataset, entry: Mapping[str, Any], where: str) -> xr.Dataset:
+def apply_transforms(ds: xr.Dataset, entry: Mapping[str, Any], where: str) -> xr.Dataset:
     """Apply an entry's ``regrid`` then ``every``; their errors become ConfigErrors."""
     try:
         if entry.get("regrid") is not None:

@@ -1,0 +1,230 @@
+"""Operational forecasts (geostl.forecast): a checkpoint and new files in, the next maps out.
+
+The reference for the forecast values is the training pipeline itself: the same window of the
+run config's own WindowDataset (built from the built-in sample, both days) scored through
+``predict_windows``; the forecast is built only from the second day's IONEX file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import geostl
+from geostl.commands.run import prepare
+from geostl.data import ForcingStack
+from geostl.engine import load_checkpoint, normaliser_from_checkpoint, predict_windows
+from geostl.forecast import pick_issue_time
+from geostl.io import open_ionex, open_omni2
+from geostl.runconfig import load_config
+
+DATA = Path(geostl.__file__).parent / "datasets" / "_data" / "tec"
+DAY116 = DATA / "uqrg1160.19i.gz"
+OMNI = DATA / "omni2_2019_0411-0503.dat.gz"
+CONFIG = Path(__file__).parents[1] / "configs" / "tec_convlstm.yaml"
+TINY = [
+    "train.epochs=1",
+    "train.max_minutes=null",
+    "train.batch_size=4",
+    "model.backbone.num_hidden=[8]",
+    "data.splits.train={start: '2019-04-25T00:00', end: '2019-04-25T08:00'}",
+    "data.splits.val={start: '2019-04-25T14:00', end: '2019-04-25T20:00'}",
+    "data.splits.test={start: '2019-04-26T06:00', end: '2019-04-26T12:00'}",
+    "eval.baselines=[persistence]",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A ConvLSTM trained for a few steps on the built-in sample; returns best.pt."""
+    from geostl.commands.run import train
+
+    out = tmp_path_factory.mktemp("forecast")
+    cfg = load_config([CONFIG], [f"run.dir={out}", "run.name=tiny", *TINY])
+    return train(cfg, figures=False) / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def day116() -> xr.Dataset:
+    return open_ionex([DAY116])
+
+
+@pytest.fixture(scope="module")
+def omni() -> xr.Dataset:
+    return open_omni2(OMNI)
+
+
+def test_forecast_equals_the_training_pipelines_window(tiny_run, day116, omni):
+    model = geostl.load(tiny_run)
+    issue = np.datetime64("2019-04-26T08:00", "ns")
+    out = model.forecast(day116, drivers={"omni": omni}, issue=issue)
+    ckpt = load_checkpoint(tiny_run)
+    _, datasets = prepare(ckpt["config"], normaliser=normaliser_from_checkpoint(ckpt))
+    test = datasets["test"]
+    k = [i for i in range(len(test)) if test.window_times(i)[test.t_in - 1] == issue]
+    assert len(k) == 1
+    window = torch.utils.data.Subset(test, k)
+    window.normaliser, window.target_names = test.normaliser, test.target_names
+    (_, ref), = list(predict_windows(model.model, window, batch_size=1))
+    ref = test.grid_adjust.undo(ref[0, :, 0]).numpy()  # (T_out, 71, 73) TECU
+    got = out["tec"].isel(init_time=0).values
+    assert got.shape == ref.shape == (12, 71, 73)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-4)
+    assert out.init_time.values[0] == issue
+    leads = out.lead_time.values.astype("timedelta64[m]").astype(int)
+    assert leads.tolist() == list(range(15, 181, 15))
+    assert (out.valid_time.values[0] == issue + out.lead_time.values).all()
+    np.testing.assert_array_equal(out.lat.values, day116.lat.values)
+    assert out["tec"].attrs["units"] == "TECU"
+
+
+def test_driver_values_after_the_issue_time_are_never_read(tiny_run, day116, omni):
+    model = geostl.load(tiny_run)
+    issue = np.datetime64("2019-04-26T12:00", "ns")
+    clean = model.forecast(day116, drivers={"omni": omni}, issue=issue)
+    poisoned = omni.copy(deep=True)
+    for name in poisoned.data_vars:
+        if "time" in poisoned[name].dims:
+            poisoned[name] = poisoned[name].where(poisoned.time <= issue, 1e6)
+    dirty = model.forecast(day116, drivers={"omni": poisoned}, issue=issue)
+    np.testing.assert_array_equal(dirty["tec"].values, clean["tec"].values)
+    # a poisoned value *before* the issue time does change the forecast (the test can fail)
+    early = omni.copy(deep=True)
+    early["kp"] = early["kp"].where(early.time != np.datetime64("2019-04-26T10:00"), 9.0)
+    moved = model.forecast(day116, drivers={"omni": early}, issue=issue)
+    assert not np.array_equal(moved["tec"].values, clean["tec"].values)
+
+
+def test_default_issue_is_the_last_complete_window(tiny_run, day116, omni):
+    model = geostl.load(tiny_run)
+    out = model.forecast(day116, drivers=omni)  # one driver source: a Dataset is enough
+    assert out.init_time.values[0] == day116.time.values[-1]  # 2019-04-27 00:00
+
+
+def test_missing_input_map_is_an_error_naming_its_time(tiny_run, day116, omni):
+    model = geostl.load(tiny_run)
+    holed = day116.drop_sel(time=np.datetime64("2019-04-26T09:30"))
+    with pytest.raises(ValueError, match=r"input map missing at 2019-04-26 09:30:00"):
+        model.forecast(holed, drivers=omni, issue="2019-04-26T10:00")
+    with pytest.raises(ValueError, match=r"no input map at the issue time 2019-04-26 10:05"):
+        model.forecast(day116, drivers=omni, issue="2019-04-26T10:05")
+    # the default issue skips windows through the hole: the last complete one (8 maps) ends
+    # just before it
+    out = model.forecast(holed.sel(time=slice(None, "2019-04-26T11:00")), drivers=omni)
+    assert out.init_time.values[0] == np.datetime64("2019-04-26T09:15")
+
+
+def test_missing_driver_before_the_issue_time_is_an_error(tiny_run, day116, omni):
+    model = geostl.load(tiny_run)
+    short = omni.sel(time=slice(None, "2019-04-26T05:00"))
+    with pytest.raises(ValueError, match=r"driver 'omni:kp'.*no value at target time 2019-04-26"):
+        model.forecast(day116, drivers=short, issue="2019-04-26T10:00")
+
+
+def test_pick_issue_time_on_a_hand_made_axis():
+    t = np.datetime64("2020-01-01T00:00", "ns") + np.arange(6) * np.timedelta64(1, "h")
+    tec = np.ones((6, 2, 2))
+    tec[5] = np.nan  # the last map is all missing
+    ds = xr.Dataset({"tec": (("time", "lat", "lon"), tec)}, coords={"time": t})
+    init, times = pick_issue_time(ds, ("tec",), 3, np.timedelta64(1, "h"))
+    assert init == t[4] and list(times) == list(t[2:5])
+    with pytest.raises(ValueError, match=r"no input map at the issue time 2020-01-01 05:00"):
+        pick_issue_time(ds, ("tec",), 3, np.timedelta64(1, "h"), issue=t[5])
+    with pytest.raises(ValueError, match="no 4 consecutive maps 0 days 01:00:00 apart"):
+        pick_issue_time(ds.isel(time=[0, 1, 2, 4]), ("tec",), 4, np.timedelta64(1, "h"))
+
+
+def test_observed_drivers_need_only_their_own_times():
+    from geostl.data import ChannelSchema
+
+    schema = ChannelSchema.from_dict(
+        {
+            "targets": {"source": "maps", "variables": ["tec"]},
+            "forcings": [{"name": "kp", "source": "omni", "role": "observed",
+                          "align": "previous"}],  # fmt: skip
+        }
+    )
+    times = np.datetime64("2020-01-01T00:00", "ns") + np.arange(4) * np.timedelta64(1, "h")
+    omni = xr.Dataset({"kp": ("time", [1.0, 2.0])}, coords={"time": times[:2]})
+    needed = np.ones(4, dtype=bool)
+    with pytest.raises(ValueError, match="no value at target time 2020-01-01T02:00"):
+        ForcingStack(schema, {"omni": omni}, times, np.zeros(1), np.zeros(1), needed)
+    stack = ForcingStack(
+        schema,
+        {"omni": omni},
+        times,
+        np.zeros(1),
+        np.zeros(1),
+        needed,
+        needed_observed=np.array([True, True, False, False]),
+    )
+    assert stack.read("kp", np.arange(2))[:, 0, 0].tolist() == [1.0, 2.0]
+
+
+def test_regrid_back_to_ionex(day116):
+    from geostl.tasks.iono.regrid import regrid_ionex, regrid_to_ionex
+
+    native = regrid_to_ionex(regrid_ionex(day116, "native"), "native")
+    np.testing.assert_array_equal(native.tec.values[..., :72], day116.tec.values[..., :72])
+    np.testing.assert_array_equal(native.tec.values[..., 72], day116.tec.values[..., 0])
+    back = regrid_to_ionex(regrid_ionex(day116, "iono72"), "iono72")
+    np.testing.assert_array_equal(back.lat.values, day116.lat.values)
+    diff = np.abs(back.tec.values[..., :72] - day116.tec.values[..., :72])
+    # two linear interpolations in latitude smooth the maps a little (figures in the docstring)
+    assert 0.05 < float(np.nanmean(diff)) < 0.12 and float(np.nanmax(diff)) < 3.5
+    ends = (slice(None), [0, -1], slice(0, 72))  # the end rows lie on source rows: copied
+    np.testing.assert_array_equal(back.tec.values[ends], day116.tec.values[ends])
+
+
+def test_relative_source_paths_follow_their_config_file(tmp_path, monkeypatch):
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    (folder / "run.yaml").write_text(
+        f"_base_: {CONFIG}\n"
+        "data:\n  sources:\n    maps: {paths: [data/a.19i.gz, data/b.19i.gz], format: ionex}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    here = ["data.sources.omni.paths=here/omni2_x.dat", "data.sources.omni.format=omni2"]
+    cfg = load_config([folder / "run.yaml"], here)
+    paths = cfg["data"]["sources"]["maps"]["paths"]
+    assert paths == [str(folder / "data" / "a.19i.gz"), str(folder / "data" / "b.19i.gz")]
+    assert cfg["data"]["sources"]["omni"]["paths"] == str(tmp_path / "here" / "omni2_x.dat")
+
+
+@pytest.mark.slow
+def test_geostl_test_runs_from_another_directory(tmp_path, monkeypatch):
+    """A run whose maps are files named relative to its config, tested from elsewhere."""
+    import shutil
+
+    from geostl.cli import main
+
+    project = tmp_path / "project"
+    (project / "maps").mkdir(parents=True)
+    for day in ("uqrg1150.19i.gz", "uqrg1160.19i.gz"):
+        shutil.copy(DATA / day, project / "maps" / day)
+    (project / "run.yaml").write_text(
+        f"_base_: {CONFIG}\n"
+        "data:\n  sources:\n    maps: {paths: ['maps/uqrg1*.19i.gz'], format: ionex}\n"
+    )
+    monkeypatch.chdir(project)
+    overrides = [f"run.dir={project / 'runs'}", "run.name=files", *TINY]
+    assert main(["train", "--config", "run.yaml", *overrides]) == 0
+    ckpt = project / "runs" / "files" / "best.pt"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["test", "--ckpt", str(ckpt), "--out", "scored"]) == 0
+    assert (elsewhere / "scored" / "metrics.json").is_file()
+    # --data re-points a source: the maps moved
+    moved = tmp_path / "moved"
+    shutil.move(project / "maps", moved)
+    assert main(["test", "--ckpt", str(ckpt), "--out", "gone"]) == 2
+    code = main(["test", "--ckpt", str(ckpt), "--out", "again", "--data",
+                 f"maps={moved}/uqrg1150.19i.gz,{moved}/uqrg1160.19i.gz"])  # fmt: skip
+    assert code == 0
+    assert os.path.isfile(elsewhere / "again" / "metrics.json")
