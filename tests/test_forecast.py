@@ -70,7 +70,7 @@ def test_forecast_equals_the_training_pipelines_window(tiny_run, day116, omni):
     assert len(k) == 1
     window = torch.utils.data.Subset(test, k)
     window.normaliser, window.target_names = test.normaliser, test.target_names
-    (_, ref), = list(predict_windows(model.model, window, batch_size=1))
+    ((_, ref),) = list(predict_windows(model.model, window, batch_size=1))
     ref = test.grid_adjust.undo(ref[0, :, 0]).numpy()  # (T_out, 71, 73) TECU
     got = out["tec"].isel(init_time=0).values
     assert got.shape == ref.shape == (12, 71, 73)
@@ -145,8 +145,9 @@ def test_observed_drivers_need_only_their_own_times():
     schema = ChannelSchema.from_dict(
         {
             "targets": {"source": "maps", "variables": ["tec"]},
-            "forcings": [{"name": "kp", "source": "omni", "role": "observed",
-                          "align": "previous"}],  # fmt: skip
+            "forcings": [
+                {"name": "kp", "source": "omni", "role": "observed", "align": "previous"}
+            ],  # fmt: skip
         }
     )
     times = np.datetime64("2020-01-01T00:00", "ns") + np.arange(4) * np.timedelta64(1, "h")

@@ -70,9 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_DATA_HELP)  # fmt: skip
     p.set_defaults(func=_command("predict"))
 
-    p = sub.add_parser(
-        "forecast", help="forecast the next maps from new files (no truth needed)"
-    )
+    p = sub.add_parser("forecast", help="forecast the next maps from new files (no truth needed)")
     p.add_argument("--ckpt", required=True, help="checkpoint, e.g. runs/NAME/best.pt")
     p.add_argument("--input", nargs="+", required=True, metavar="FILE",
                    help="the latest maps (any format the model's maps source accepts)")  # fmt: skip

@@ -47,9 +47,7 @@ class IssueWindow:
         times = dataset.window_times(0)
         self.input_times = times[: dataset.t_in]
         self.valid_times = times[dataset.t_in :]
-        self.lead_times = (
-            None if is_month(dataset.time_step) else (self.valid_times - init_time)
-        )
+        self.lead_times = None if is_month(dataset.time_step) else (self.valid_times - init_time)
 
 
 def _fmt(t: np.datetime64) -> str:

@@ -43,7 +43,15 @@ from geostl._keys import plain
 
 from .spec import RUN_SPEC, ConfigError, Section, check, fill_defaults
 
-__all__ = ["anchor_paths", "load_config", "merge", "parse_override", "run_dir", "save_config", "yaml_load"]
+__all__ = [
+    "anchor_paths",
+    "load_config",
+    "merge",
+    "parse_override",
+    "run_dir",
+    "save_config",
+    "yaml_load",
+]
 
 BASE_KEY = "_base_"
 

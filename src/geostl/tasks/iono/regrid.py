@@ -170,5 +170,6 @@ def regrid_to_ionex(ds: xr.Dataset, grid: str, where: str = "forecast") -> xr.Da
     seam = out.isel(lon=[0]).assign_coords(lon=[180.0])
     out = xr.concat([out, seam], dim="lon", data_vars="minimal", coords="minimal")
     out["lon"].attrs = dict(ds["lon"].attrs)
-    out.attrs = {**ds.attrs, "regrid": f"{grid} -> IONEX 71x73 (linear in latitude, +180 E = -180 E)"}
+    text = f"{grid} -> IONEX 71x73 (linear in latitude, +180 E = -180 E)"
+    out.attrs = {**ds.attrs, "regrid": text}
     return out
