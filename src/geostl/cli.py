@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="write a checkpoint's forecasts as NetCDF")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--out", required=True, help="output NetCDF file")
-    p.add_argument("--split", default="test", help="split to forecast (default: test)")
+    p.add_argument("--split", default="test",
+                   help="split to forecast, or all (every window; default: test)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--data", action="append", default=[], metavar="NAME=PATH[,PATH]",
                    help=_DATA_HELP)  # fmt: skip

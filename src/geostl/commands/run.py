@@ -327,6 +327,27 @@ def with_eval_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> dic
     return out
 
 
+def whole_axis(split_dataset, sources: Mapping[str, Any]):
+    """A WindowDataset over every window of the target axis, built from the parts (axis,
+    normaliser, grid, static planes) of one split's ``split_dataset``; the forcings are
+    aligned anew for every time of the axis."""
+    from geostl.data import WindowDataset
+
+    d = split_dataset
+    return WindowDataset(
+        d.schema,
+        dict(sources),
+        d.normaliser,
+        d.t_in,
+        d.t_out,
+        d.stride,
+        None,
+        d.future_forcings,
+        d.grid_adjust,
+        d.axis,
+    )
+
+
 def predict_to_netcdf(
     ckpt_path: str | Path,
     out: str | Path,
@@ -335,6 +356,8 @@ def predict_to_netcdf(
     data: Sequence[str] = (),
 ) -> Path:
     """``geostl predict``: forecasts for every window of ``split`` written as NetCDF;
+    ``split="all"``: every window of the whole target axis, splits and the gaps between them
+    included (truth is not needed: windows are those with ``t_in + t_out`` regular steps);
     ``data``: ``NAME=PATH`` items re-pointing sources (as for :func:`test_checkpoint`)."""
     from geostl.forecast.inputs import with_data
 
@@ -345,10 +368,15 @@ def predict_to_netcdf(
             f"{ckpt_path}: a {cfg['task']!r} task checkpoint; geostl predict writes the gridded "
             "forecasts of Forecaster runs only (the task's geostl test writes its outputs)"
         )
-    _, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
-    if split not in datasets:
-        raise KeyError(f"{ckpt_path}: no split {split!r} in the run config ({sorted(datasets)})")
-    dataset = datasets[split]
+    sources, datasets = prepare(cfg, normaliser=normaliser_from_checkpoint(ckpt))
+    if split == "all":
+        dataset = whole_axis(next(iter(datasets.values())), sources)
+    elif split not in datasets:
+        raise KeyError(
+            f"{ckpt_path}: no split {split!r} in the run config ({sorted(datasets)}, or all)"
+        )
+    else:
+        dataset = datasets[split]
     model = build_model_from_checkpoint(ckpt)
     preds, inits = [], []
     for batch, pred in predict_windows(model, dataset, batch_size):
