@@ -229,3 +229,51 @@ def test_geostl_test_runs_from_another_directory(tmp_path, monkeypatch):
                  f"maps={moved}/uqrg1150.19i.gz,{moved}/uqrg1160.19i.gz"])  # fmt: skip
     assert code == 0
     assert os.path.isfile(elsewhere / "again" / "metrics.json")
+
+
+def _pipeline_forecast(ckpt_path: Path, issue: np.datetime64) -> np.ndarray:
+    """The forecast of the run config's own test window ending at ``issue``, (T_out, H, W)."""
+    ckpt = load_checkpoint(ckpt_path)
+    _, datasets = prepare(ckpt["config"], normaliser=normaliser_from_checkpoint(ckpt))
+    test = datasets["test"]
+    k = [i for i in range(len(test)) if test.window_times(i)[test.t_in - 1] == issue]
+    assert len(k) == 1
+    window = torch.utils.data.Subset(test, k)
+    window.normaliser, window.target_names = test.normaliser, test.target_names
+    model = geostl.load(ckpt_path).model
+    ((_, ref),) = list(predict_windows(model, window, batch_size=1))
+    return test.grid_adjust.undo(ref[0, :, 0]).numpy()
+
+
+@pytest.mark.slow
+def test_a_weather_model_forecasts_from_a_netcdf_file(tmp_path):
+    """ERA5 t2m (SimVP, standard scaling): the forecast from a NetCDF file of the last days."""
+    from geostl.commands.run import train
+    from geostl.datasets import sample
+
+    cfg = load_config(
+        [CONFIG.parent / "t2m_simvp.yaml"],
+        [
+            f"run.dir={tmp_path}",
+            "run.name=t2m",
+            "train.epochs=1",
+            "train.max_minutes=null",
+            "train.max_steps_per_epoch=2",
+            "model.backbone.hid_T=8",
+            "data.splits.train={start: '2019-03-01T00:00', end: '2019-03-04T00:00'}",
+            "data.splits.val={start: '2019-03-05T00:00', end: '2019-03-06T00:00'}",
+            "data.splits.test={start: '2019-03-28T00:00', end: '2019-03-30T00:00'}",
+            "eval.baselines=[persistence]",
+        ],
+    )
+    ckpt = train(cfg, figures=False) / "best.pt"
+    path = tmp_path / "era5_t2m_last_days.nc"
+    sample("t2m").sel(time=slice("2019-03-27", "2019-03-31")).to_netcdf(path, engine="h5netcdf")
+    issue = np.datetime64("2019-03-28T12:00", "ns")
+    with xr.open_dataset(path, engine="h5netcdf") as maps:
+        out = geostl.load(ckpt).forecast(maps, issue=issue)
+    ref = _pipeline_forecast(ckpt, issue)
+    got = out["t2m"].isel(init_time=0).values
+    assert got.shape == ref.shape == (12, 33, 49)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-3)  # K, float32 output
+    assert out["t2m"].attrs["units"] == "K"

@@ -14,9 +14,13 @@ FORMAT = "data.sources.maps.format=netcdf"
 
 
 @pytest.mark.parametrize("overrides", [[PATHS, FORMAT], [FORMAT, PATHS]])
-def test_source_paths_and_format_in_either_order(tmp_path: Path, overrides: list[str]) -> None:
+def test_source_paths_and_format_in_either_order(
+    tmp_path: Path, overrides: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative override paths are taken from the current directory
     cfg = load_config([write(tmp_path, "m.yaml", MINIMAL)], overrides)
-    assert cfg["data"]["sources"]["maps"] == {"paths": ["a.nc", "b.nc"], "format": "netcdf"}
+    paths = [str(tmp_path / "a.nc"), str(tmp_path / "b.nc")]
+    assert cfg["data"]["sources"]["maps"] == {"paths": paths, "format": "netcdf"}
 
 
 @pytest.mark.parametrize("first_name", [True, False])
@@ -29,9 +33,9 @@ def test_backbone_name_and_kwargs_in_either_order(tmp_path: Path, first_name: bo
 def test_new_source_given_only_by_overrides(tmp_path: Path) -> None:
     cfg = load_config(
         [write(tmp_path, "m.yaml", MINIMAL)],
-        ["data.sources.era5.format=netcdf", "data.sources.era5.paths=era5.nc"],
+        ["data.sources.era5.format=netcdf", "data.sources.era5.paths=/data/era5.nc"],
     )
-    assert cfg["data"]["sources"]["era5"] == {"paths": "era5.nc", "format": "netcdf"}
+    assert cfg["data"]["sources"]["era5"] == {"paths": "/data/era5.nc", "format": "netcdf"}
     assert cfg["data"]["sources"]["maps"] == {"sample": "tec"}  # the file's source is kept
 
 
