@@ -162,11 +162,11 @@ class ForecastModel:
         if self.task is not None:
             from geostl.tasks import TASKS
 
-            task = TASKS.get(str(self.task))
-            if getattr(task, "forecast", None) is None:
+            task_forecast = getattr(TASKS.get(str(self.task)), "forecast", None)
+            if task_forecast is None:
                 raise ValueError(f"task {self.task!r} cannot make operational forecasts")
             sources = self.sources(maps, drivers)
-            return task.forecast(self.checkpoint, sources, issue)
+            return task_forecast(self.checkpoint, sources, issue)
         sources = self.sources(maps, drivers)
         prepared = sources[self.target_source]
         win = issue_window(self.checkpoint["data"], sources, self.normaliser, issue, where)
@@ -174,7 +174,9 @@ class ForecastModel:
         batch = {k: v[None] for k, v in ds[0].items()}
         device = next(self.model.parameters()).device
         pred = self.model({k: v.to(device) for k, v in batch.items()})["pred"]
-        pred = ds.normaliser.inverse(pred.to("cpu", torch.float64), ds.target_names, axis=2)
+        pred = torch.as_tensor(
+            ds.normaliser.inverse(pred.to("cpu", torch.float64), ds.target_names, axis=2)
+        )
         row, col = ds.grid_dims
         out = forecast_dataset(
             pred.numpy(),

@@ -102,7 +102,7 @@ def forecast_dataset(
     config: Mapping[str, Any] | str | None = None,
     future_forcings: str | None = None,
     grid: str = "latlon",
-) -> Path:
+) -> xr.Dataset:
     """The forecast Dataset (the layout of the module docstring) of an array of forecasts.
 
     Args:
