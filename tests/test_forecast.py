@@ -7,6 +7,7 @@ run config's own WindowDataset (built from the built-in sample, both days) score
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -277,3 +278,72 @@ def test_a_weather_model_forecasts_from_a_netcdf_file(tmp_path):
     assert got.shape == ref.shape == (12, 33, 49)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-3)  # K, float32 output
     assert out["t2m"].attrs["units"] == "K"
+
+
+def test_cli_forecast_writes_ionex_netcdf_and_zarr_equal_to_the_api(tiny_run, day116, tmp_path):
+    """geostl forecast on a later day's IONEX file (not seen in training); the files read back
+    by geostl's readers and a plain-text parser equal model.forecast(...)."""
+    from geostl.cli import main
+    from test_ionex_write import parse_ionex
+
+    issue = "2019-04-26T12:00"
+    common = ["forecast", "--ckpt", str(tiny_run), "--input", str(DAY116),
+              "--drivers", str(OMNI), "--issue", issue]  # fmt: skip
+    for name in ("geos1160.19i", "forecast.nc", "forecast.zarr"):
+        assert main([*common, "--out", str(tmp_path / name)]) == 0
+    api = geostl.load(tiny_run).forecast(day116, drivers={"omni": open_omni2(OMNI)}, issue=issue)
+    expected = api["tec"].isel(init_time=0).values
+    assert np.nanmin(expected) >= 0.0  # negative TEC never leaves geostl
+    epochs = np.datetime64(issue, "ns") + np.arange(1, 13) * np.timedelta64(15, "m")
+    mine = parse_ionex(tmp_path / "geos1160.19i")
+    np.testing.assert_allclose(mine["maps"], expected, atol=0.05 + 1e-6, equal_nan=True)
+    assert (mine["epochs"].astype("datetime64[ns]") == epochs).all()
+    assert any("issued 2019-04-26T12:00:00Z" in d for d in mine["header"]["DESCRIPTION"])
+    theirs = open_ionex([tmp_path / "geos1160.19i"])
+    np.testing.assert_allclose(theirs["tec"].values, expected, atol=0.05 + 1e-6, equal_nan=True)
+    with xr.open_dataset(tmp_path / "forecast.nc", engine="h5netcdf") as nc:
+        np.testing.assert_array_equal(nc["tec"].isel(init_time=0).values, expected)
+        assert nc.attrs["Conventions"] == "CF-1.10"
+        assert nc["init_time"].attrs["standard_name"] == "forecast_reference_time"
+        assert nc["lead_time"].attrs["standard_name"] == "forecast_period"
+        assert nc["tec"].attrs["units"] == "1e16 m-2"  # UDUNITS' spelling of TECU
+        assert nc["tec"].attrs["clipped_below_lower_bound"] >= 0
+        assert (nc.valid_time.values[0] == epochs).all()
+    zarr = xr.open_zarr(tmp_path / "forecast.zarr")
+    np.testing.assert_array_equal(zarr["tec"].isel(init_time=0).values, expected)
+
+
+def test_forecast_netcdf_passes_the_cf_checker(tiny_run, day116, tmp_path):
+    pytest.importorskip("compliance_checker")
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    from geostl.outputs import write_forecast
+
+    out = geostl.load(tiny_run).forecast(day116, drivers=open_omni2(OMNI))
+    path = write_forecast(out, tmp_path / "f.nc")
+    CheckSuite.load_all_available_checkers()
+    report = tmp_path / "cf.json"
+    ComplianceChecker.run_checker(
+        str(path), ["cf:1.10"], 0, "normal", output_filename=str(report), output_format="json"
+    )
+    result = json.loads(report.read_text())["cf:1.10"]
+    # the checker's "Errors" are its high-priority checks that did not fully pass; of its
+    # medium-priority "Warnings" only the recommended T, Z, Y, X order is not followed (a
+    # forecast has two time dims, init_time and lead_time, before the grid)
+    high = result.get("high_priorities", [])
+    errors = [(r["name"], r["msgs"]) for r in high if r["value"][0] < r["value"][1]]
+    assert high and errors == [], errors
+    medium = result.get("medium_priorities", [])
+    warned = {r["name"] for r in medium if r["value"][0] < r["value"][1]}
+    assert warned <= {"§2.4 Dimensions"}, warned
+
+
+def test_predict_split_all_covers_every_window(tiny_run, tmp_path):
+    from geostl.cli import main
+
+    assert main(["predict", "--ckpt", str(tiny_run), "--split", "all",
+                 "--out", str(tmp_path / "all.nc")]) == 0  # fmt: skip
+    with xr.open_dataset(tmp_path / "all.nc", engine="h5netcdf") as ds:
+        # 193 maps of 15 min, windows of 8 + 12 steps: 174 windows, float64 values
+        assert ds.sizes["init_time"] == 174 and ds["tec"].dtype == np.float64
+        assert ds.init_time.values[0] == np.datetime64("2019-04-25T01:45")

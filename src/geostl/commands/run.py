@@ -52,10 +52,11 @@ from geostl.metrics.channel_groups import (
 from geostl.metrics.table import preferred_weighting
 from geostl.models import build_forecaster, meta_from_dataset
 from geostl.outputs import (
+    forecast_dataset,
     plot_forecast_maps,
     plot_metric_by_lead,
+    write_forecast,
     write_forecast_gif,
-    write_forecast_netcdf,
 )
 from geostl.outputs.metrics_sections import codebook_usage_section, variable_sections
 from geostl.runconfig import (
@@ -380,12 +381,11 @@ def predict_to_netcdf(
     model = build_model_from_checkpoint(ckpt)
     preds, inits = [], []
     for batch, pred in predict_windows(model, dataset, batch_size):
-        preds.append(pred.float())
+        preds.append(pred)  # float64, physical units: the file's values are the scored ones
         inits.append(batch["times_in"][:, -1])
     times = dataset.window_times(0)
     leads = times[dataset.t_in :] - times[dataset.t_in - 1]
-    return write_forecast_netcdf(
-        out,
+    ds = forecast_dataset(
         torch.cat(preds).numpy(),
         torch.cat(inits).numpy(),
         leads,
@@ -400,4 +400,7 @@ def predict_to_netcdf(
         config=cfg,
         future_forcings=dataset.future_forcings,
         grid=dataset.grid_kind,
+        standard_names=dataset.standard_names,
+        dtype=np.float64,
     )
+    return write_forecast(ds, out)

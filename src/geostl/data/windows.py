@@ -63,6 +63,7 @@ class WindowDataset(Dataset):
 
     Attributes:
         target_names, forcing_names, static_names, forcing_roles, units (target -> units),
+        long_names and standard_names (target -> the source's attrs, where it has them),
         grid_kind (``"latlon"`` or ``"pixel"``, see :mod:`geostl.data.pixelgrid`), grid_dims
         (``("lat", "lon")`` or ``("y", "x")``), rows (H,) and cols (W,) of the sample grid
         (padded rows/cols extrapolated), lat (H,) and lon (W,) the same on a geographic grid
@@ -122,6 +123,11 @@ class WindowDataset(Dataset):
         self.forcing_roles = {f.name: f.role for f in schema.forcings}
         self.units = {v: str(ds[v].attrs.get("units", "")) for v in self.target_names}
         self.long_names = {v: str(ds[v].attrs.get("long_name", v)) for v in self.target_names}
+        self.standard_names = {
+            v: str(ds[v].attrs["standard_name"])
+            for v in self.target_names
+            if ds[v].attrs.get("standard_name")
+        }
         self.time_step = self.axis.step
         self.uses_future_observed = self.future_forcings == "oracle" and any(
             r == "observed" for r in self.forcing_roles.values()

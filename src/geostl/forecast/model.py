@@ -29,7 +29,7 @@ import torch
 import xarray as xr
 
 from geostl.engine import build_model_from_checkpoint, load_checkpoint, normaliser_from_checkpoint
-from geostl.outputs.netcdf import forecast_dataset
+from geostl.outputs import clip_to_bounds, forecast_dataset
 from geostl.runconfig import ConfigError, open_sources
 from geostl.runconfig.sources import apply_transforms
 from geostl.tasks.iono.regrid import check_ionex_grid, regrid_to_ionex
@@ -193,7 +193,9 @@ class ForecastModel:
             config=self.config,
             future_forcings=ds.future_forcings,
             grid=ds.grid_kind,
+            standard_names=ds.standard_names,
         )
+        out, _ = clip_to_bounds(out)
         out.attrs["issue_time"] = str(np.datetime_as_string(win.init_time, unit="s")) + "Z"
         out.attrs["input"] = where
         if self.path is not None:

@@ -14,6 +14,7 @@ from geostl.io.gridded import normalise_dims, open_dataset
 from geostl.io.human36m import open_human36m
 from geostl.io.indices import open_index
 from geostl.io.ionex import open_ionex
+from geostl.io.ionex_write import IonexWritten, write_ionex
 from geostl.io.iono_tfrecord import open_iono_tfrecord
 from geostl.io.kitticaltech import open_kitticaltech
 from geostl.io.kth import open_kth
@@ -26,6 +27,7 @@ from geostl.io.weatherbench import open_weatherbench
 
 __all__ = [
     "OMNI2_COLUMNS",
+    "IonexWritten",
     "READERS",
     "Reader",
     "ReaderOptionError",
@@ -44,4 +46,5 @@ __all__ = [
     "open_oni_table",
     "open_taxibj",
     "open_weatherbench",
+    "write_ionex",
 ]

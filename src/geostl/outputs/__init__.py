@@ -10,16 +10,25 @@ matplotlib's Agg canvas without pyplot, so they work headless and do not leak fi
 """
 
 from .animation import write_forecast_gif
+from .bounds import clip_lower, clip_to_bounds, lower_bound
 from .figures import forecast_maps_figure, plot_forecast_maps
-from .netcdf import ORACLE_WARNING, write_forecast_netcdf
+from .forecast_files import FORECAST_FORMATS, forecast_format, write_forecast
+from .netcdf import ORACLE_WARNING, forecast_dataset, write_forecast_netcdf
 from .rmse_plot import metric_by_lead_figure, plot_metric_by_lead
 
 __all__ = [
+    "FORECAST_FORMATS",
     "ORACLE_WARNING",
+    "clip_lower",
+    "clip_to_bounds",
+    "forecast_dataset",
+    "forecast_format",
     "forecast_maps_figure",
+    "lower_bound",
     "metric_by_lead_figure",
     "plot_forecast_maps",
     "plot_metric_by_lead",
+    "write_forecast",
     "write_forecast_gif",
     "write_forecast_netcdf",
 ]

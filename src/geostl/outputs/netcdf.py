@@ -8,13 +8,21 @@ the grid dims are ``y`` (rows, top to bottom) and ``x`` (columns), integer pixel
                 lead_time   timedelta64 time after init_time of each forecast frame
                 valid_time  datetime64  (init_time, lead_time) = init_time + lead_time
                 lat, lon    the input's coordinates and attrs (padding removed)
-    variables   NAME (init_time, lead_time, lat, lon) float32, with units and long_name
-    attrs       geostl_version, model, config (YAML summary), future_forcings and, when the run
-                fed observed future drivers (``oracle``), a ``warning`` attribute
+    variables   NAME (init_time, lead_time, lat, lon) float32 (``dtype``), with units,
+                long_name and the source's standard_name when it has one
+    attrs       Conventions, title, source, history, geostl_version, model, config (YAML
+                summary), future_forcings and, when the run fed observed future drivers
+                (``oracle``), a ``warning`` attribute
+
+The attributes follow CF-1.10: ``init_time`` is the ``forecast_reference_time``, ``lead_time``
+the ``forecast_period`` and ``valid_time`` the ``time`` (an auxiliary coordinate, named in each
+variable's ``coordinates``); times are encoded as ``... since`` offsets, the period in hours or
+minutes, by xarray's CF encoder.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +35,15 @@ import xarray as xr
 from geostl import __version__
 from geostl.data import GridAdjust
 
-__all__ = ["ORACLE_WARNING", "forecast_dataset", "write_dataset_netcdf", "write_forecast_netcdf"]
+__all__ = [
+    "CF_UNITS",
+    "ORACLE_WARNING",
+    "cf_dataset",
+    "forecast_dataset",
+    "same_units",
+    "write_dataset_netcdf",
+    "write_forecast_netcdf",
+]
 
 ORACLE_WARNING = (
     "forecasts made with OBSERVED future drivers (future_forcings: oracle): an upper bound, "
@@ -40,6 +56,25 @@ _DEFAULT_ATTRS = {
     "x": {"units": "1", "long_name": "pixel column (0 at the left)"},
 }
 _GRID_DIMS = {"latlon": ("lat", "lon"), "pixel": ("y", "x")}
+#: units of the field that UDUNITS (and so CF) does not know -> their UDUNITS spelling, used
+#: when a file is written; the common name is kept in ``units_common_name``
+CF_UNITS = {"TECU": "1e16 m-2"}
+
+
+def same_units(a: str, b: str) -> bool:
+    """Whether two unit strings name the same unit (``TECU`` and ``1e16 m-2`` do)."""
+    a, b = a.strip(), b.strip()
+    return a == b or CF_UNITS.get(a, a) == CF_UNITS.get(b, b)
+
+
+def cf_dataset(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with CF units for the field's own units (:data:`CF_UNITS`), as files get it."""
+    out = ds.copy()
+    for name, da in ds.variables.items():
+        units = str(da.attrs.get("units", ""))
+        if units in CF_UNITS:
+            out[name].attrs = {**da.attrs, "units": CF_UNITS[units], "units_common_name": units}
+    return out
 
 
 def _array(x: Any, what: str) -> np.ndarray:
@@ -58,7 +93,7 @@ def _coord(values: Any, name: str, size: int, adjust: GridAdjust | None) -> xr.D
         v = v[:size]  # padded coordinates continue the grid at the end (see GridAdjust.coords)
     if v.size != size:
         raise ValueError(f"{name}: {v.size} values, but the forecast grid has {size} along {name}")
-    return xr.DataArray(v, dims=(name,), attrs=attrs or dict(_DEFAULT_ATTRS[name]))
+    return xr.DataArray(v, dims=(name,), attrs={**_DEFAULT_ATTRS[name], **attrs})
 
 
 def _times(x: Any, what: str, kind: str) -> np.ndarray:
@@ -102,6 +137,8 @@ def forecast_dataset(
     config: Mapping[str, Any] | str | None = None,
     future_forcings: str | None = None,
     grid: str = "latlon",
+    standard_names: Mapping[str, str] | None = None,
+    dtype: Any = np.float32,
 ) -> xr.Dataset:
     """The forecast Dataset (the layout of the module docstring) of an array of forecasts.
 
@@ -125,6 +162,9 @@ def forecast_dataset(
         future_forcings: the run's future-forcing policy (``known``/``oracle``/``none``).
         grid: ``"latlon"`` or ``"pixel"``; on a pixel grid ``lat``/``lon`` are the rows y and
             columns x, written as the ``y``/``x`` dims.
+        standard_names: ``{name: CF standard_name}`` of the channels that have one.
+        dtype: of the values (float32; ``geostl predict`` writes float64 so that scores
+            recomputed from its file equal ``geostl test``'s).
 
     Returns:
         The ``xr.Dataset``.
@@ -132,7 +172,7 @@ def forecast_dataset(
     if grid not in _GRID_DIMS:
         raise ValueError(f"grid: expected one of {sorted(_GRID_DIMS)}, got {grid!r}")
     row, col = _GRID_DIMS[grid]
-    p = _array(pred, "pred").astype(np.float32, copy=False)
+    p = _array(pred, "pred").astype(dtype, copy=False)
     if p.ndim != 5:
         raise ValueError(f"pred: expected (N, T_out, C, H, W), got shape {p.shape}")
     if grid_adjust is not None and p.shape[-2:] == grid_adjust.shape:
@@ -158,14 +198,28 @@ def forecast_dataset(
             m = grid_adjust.undo(m)
         if m.shape != (h, w):
             raise ValueError(f"area_mask: shape {m.shape}, expected the grid {(h, w)}")
-        p = np.where(m, p, np.float32(np.nan))
+        p = np.where(m, p, np.asarray(np.nan, dtype=p.dtype))
     coords = {
-        "init_time": ("init_time", init, {"long_name": "time of the last input frame"}),
-        "lead_time": ("lead_time", leads, {"long_name": "forecast lead time after init_time"}),
+        "init_time": (
+            "init_time",
+            init,
+            {
+                "standard_name": "forecast_reference_time",
+                "long_name": "time of the last input frame (issue time)",
+            },
+        ),
+        "lead_time": (
+            "lead_time",
+            leads,
+            {"standard_name": "forecast_period", "long_name": "lead time after init_time"},
+        ),
         "valid_time": (
             ("init_time", "lead_time"),
             init[:, None] + leads[None, :],
-            {"long_name": "time the forecast is valid for (init_time + lead_time)"},
+            {
+                "standard_name": "time",
+                "long_name": "time the forecast is valid for (init_time + lead_time)",
+            },
         ),
         row: _coord(lat, row, h, grid_adjust),
         col: _coord(lon, col, w, grid_adjust),
@@ -180,12 +234,21 @@ def forecast_dataset(
             {
                 "units": unit_of[name],
                 "long_name": (long_names or {}).get(name, f"{name} forecast"),
+                **(
+                    {"standard_name": standard_names[name]}
+                    if standard_names and standard_names.get(name)
+                    else {}
+                ),
             },
         )
         for i, name in enumerate(names)
     }
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     gattrs: dict[str, Any] = {
+        "Conventions": "CF-1.10",
         "title": "geostl forecast",
+        "source": f"geostl {__version__}, model {model or 'unknown'}",
+        "history": f"{now} written by geostl {__version__}",
         "geostl_version": __version__,
         "model": model or "unknown",
     }
@@ -203,6 +266,10 @@ def write_dataset_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` as NetCDF-4 (h5netcdf, compressed data variables), atomically: a temporary
     name in the same folder, then a rename. Returns the path."""
     enc: dict[str, dict[str, Any]] = {str(v): {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    for name in ds.coords:  # CF: coordinate variables carry no _FillValue
+        if np.issubdtype(ds[name].dtype, np.floating):
+            enc[str(name)] = {"_FillValue": None}
+    ds = cf_dataset(ds)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
