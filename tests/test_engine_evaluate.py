@@ -73,3 +73,35 @@ def test_climatology_needs_sources_and_non_global_grid_drops_sun_fixed():
     finally:
         test.lon = lon
     assert set(tables) == {"model", "persistence"}
+
+
+class _Constant(torch.nn.Module):
+    """Forecasts one normalised value everywhere (TEC / 200 under the demo's fixed scaling)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, batch):
+        return {"pred": torch.full_like(batch["targets"], self.value) + 0 * self.anchor}
+
+
+def test_negative_tec_is_scored_as_written_zero():
+    """A forecast of -1 TECU is written as 0 TECU; the tables score it so, and say how many."""
+    from geostl.engine.evaluate import evaluate_sums
+
+    ds, _, _ = tec_datasets(t_out=4)
+    test = ds["test"]
+    cfg = {"batch_size": 4, "baselines": ["persistence"]}
+    negative = evaluate_sums(_Constant(-1.0 / 200.0), test, cfg)
+    zero = evaluate_sums(_Constant(0.0), test, cfg)
+    for lead in ("+15 min", "all"):
+        for metric in ("rmse", "mae"):
+            got = _value(negative.tables()["model"], metric, lead)
+            assert got == pytest.approx(_value(zero.tables()["model"], metric, lead), rel=1e-12)
+    windows, pixels = len(test), test.area_mask.numel()  # padded pixels are forecast too
+    assert negative.clipped == {"tec": windows * 4 * pixels}
+    assert zero.clipped == {"tec": 0}
+    for _, pred in predict_windows(_Constant(-1.0 / 200.0), test, batch_size=8):
+        assert float(pred.min()) == 0.0

@@ -160,7 +160,7 @@ def evaluate_and_report(
     out.mkdir(parents=True, exist_ok=True)
     groups = variable_groups(test.target_names, test.units)
     variables = variable_tables(sums.metrics, groups) if groups else None
-    write_tables(tables, test, out, label, groups, variables, sums.codebook_usage)
+    write_tables(tables, test, out, label, groups, variables, sums.codebook_usage, sums.clipped)
     if figures:
         write_figures(model, test, tables, eval_cfg, out)
     return tables
@@ -174,6 +174,7 @@ def write_tables(
     groups: Mapping[str, list[str]] | None = None,
     variables: Mapping[str, MetricTable] | None = None,
     codebook_usage: list[dict[str, Any]] | None = None,
+    clipped: Mapping[str, int] | None = None,
 ) -> None:
     """metrics.json (every table), metrics.md (RMSE beside the baselines + model table).
 
@@ -186,7 +187,9 @@ def write_tables(
     ``variable_groups``, ``variables`` and ``mean_over_variables`` to metrics.json and a
     per-variable section to metrics.md. With more than :data:`MAX_PRINTED_CHANNELS` channels
     the terminal shows the per-variable tables only. ``codebook_usage``: the SVQ summaries
-    (``codebook_usage`` in metrics.json, a last section in metrics.md).
+    (``codebook_usage`` in metrics.json, a last section in metrics.md). ``clipped``: how many
+    model values below a channel's physical lower bound were set to it before scoring
+    (``clipped_below_lower_bound`` in metrics.json).
     """
     oracle = bool(test.uses_future_observed)
     combined: dict[str, Any] = {
@@ -204,6 +207,8 @@ def write_tables(
         combined["mean_over_variables"] = {name: table.to_dict() for name, table in mean.items()}
     if codebook_usage:
         combined["codebook_usage"] = list(codebook_usage)
+    if clipped:
+        combined["clipped_below_lower_bound"] = dict(clipped)
     if oracle:
         combined["warning"] = ORACLE_NOTE
     (out / "metrics.json").write_text(json.dumps(combined, indent=1, allow_nan=False) + "\n")

@@ -38,8 +38,9 @@ from geostl.baselines import Climatology, persistence, sun_fixed_persistence
 from geostl.baselines.sun_fixed import rotation_weights
 from geostl.engine.codebook_usage import CodebookUsageRecorder
 from geostl.engine.config import EvalConfig
-from geostl.engine.distributed import ShardSampler, dist_info
+from geostl.engine.distributed import ShardSampler, all_reduce_sum, dist_info
 from geostl.metrics import ForecastMetrics, MetricTable, meridian_weights
+from geostl.outputs.bounds import clip_lower, lower_bound
 
 BASELINE_LABELS = {
     "persistence": "persistence",
@@ -90,6 +91,29 @@ def _loader(dataset, batch_size: int, num_workers: int = 0) -> tuple[DataLoader,
     return loader, dummy
 
 
+def physical_bounds(dataset) -> list[float | None]:
+    """The lower bound of each target channel (:func:`geostl.outputs.bounds.lower_bound`)."""
+    units = getattr(dataset, "units", {}) or {}
+    long_names = getattr(dataset, "long_names", {}) or {}
+    return [
+        lower_bound(n, {"units": units.get(n, ""), "long_name": long_names.get(n, "")})
+        for n in dataset.target_names
+    ]
+
+
+def apply_bounds(pred: torch.Tensor, bounds: list[float | None]) -> tuple[torch.Tensor, list[int]]:
+    """A physical forecast (B, T, C, H, W) with each channel's values below its bound set to
+    it, as every output writes it; returns it and the count per channel."""
+    if all(b is None for b in bounds):
+        return pred, [0] * len(bounds)
+    channels, counts = [], []
+    for c, bound in enumerate(bounds):
+        x, n = clip_lower(pred[:, :, c], bound)
+        channels.append(x)
+        counts.append(n)
+    return torch.stack(channels, dim=2), counts
+
+
 @torch.no_grad()
 def predict_windows(
     model: torch.nn.Module,
@@ -103,8 +127,11 @@ def predict_windows(
     ``batch`` is the CPU batch dict of the dataset (normalised, see geostl.data.windows);
     ``pred_physical`` is the forecast (B, T_out, C, H, W) float64 on the CPU in the target
     channels' physical units (``dataset.units``), padded grid included (padded pixels are
-    invalid in ``batch["target_mask"]``). ``shard=True`` gives this rank's windows only.
+    invalid in ``batch["target_mask"]``), below-bound values of non-negative quantities set to
+    the bound as in every output (:func:`apply_bounds`). ``shard=True`` gives this rank's
+    windows only.
     """
+    bounds = physical_bounds(dataset)
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
@@ -120,7 +147,8 @@ def predict_windows(
         for batch in loader:
             out = model(_to_device(batch, device))
             pred = out["pred"].detach().to("cpu", torch.float64)
-            yield batch, dataset.normaliser.inverse(pred, dataset.target_names, axis=2)
+            pred = dataset.normaliser.inverse(pred, dataset.target_names, axis=2)
+            yield batch, apply_bounds(torch.as_tensor(pred), bounds)[0]
     finally:
         model.train(was_training)
 
@@ -169,10 +197,14 @@ class EvaluationSums:
         codebook_usage: one summary per SVQ module of the model
             (:meth:`CodebookUsageRecorder.summary`), or None when not recorded (no SVQ, or
             ``eval.codebook_usage: false``).
+        clipped: ``{channel: count}`` of the model's forecast values below the channel's
+            physical lower bound, set to it before scoring (as every output writes them), summed
+            over the windows and ranks; channels without a bound are left out.
     """
 
     metrics: dict[str, ForecastMetrics]
     codebook_usage: list[dict[str, Any]] | None = None
+    clipped: dict[str, int] | None = None
 
     def tables(self) -> dict[str, MetricTable]:
         """``{forecast label: MetricTable}`` as :func:`evaluate` returns them."""
@@ -280,12 +312,17 @@ def evaluate_sums(
         bar = tqdm(loader, desc="evaluate", leave=False)
     record = cfg.codebook_usage if codebook_usage is None else codebook_usage
     usage = CodebookUsageRecorder(model)
+    bounds = physical_bounds(dataset)
+    clipped = torch.zeros(len(names), dtype=torch.float64)
     try:
         with torch.no_grad(), usage:
             usage.counting = bool(record) and not dummy  # a dummy batch counts nothing
             for batch in bar:
                 pred = model(_to_device(batch, device))["pred"].to("cpu", torch.float64)
-                pred = dataset.normaliser.inverse(pred, names, axis=2)
+                pred = torch.as_tensor(dataset.normaliser.inverse(pred, names, axis=2))
+                pred, counts = apply_bounds(pred, bounds)
+                if not dummy:
+                    clipped += torch.tensor(counts, dtype=torch.float64)
                 x = dataset.normaliser.inverse(batch["inputs"].double(), names, axis=2)
                 y = dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)
                 valid = batch["target_mask"].clone()
@@ -321,5 +358,7 @@ def evaluate_sums(
         model.train(was_training)
     for m in metrics.values():
         m.all_reduce()
+    clipped = all_reduce_sum(clipped)
     summary = usage.all_reduce().summary() if record and usage else None
-    return EvaluationSums(metrics, summary)
+    counts = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
+    return EvaluationSums(metrics, summary, counts)
