@@ -48,8 +48,9 @@ def evaluate_baselines(datasets: dict, sources: dict, batch_size: int = 16) -> d
         for f in REFERENCE_FORECASTS
     }
     for batch in DataLoader(test, batch_size=batch_size, shuffle=False):
-        x = test.normaliser.inverse(batch["inputs"].double(), names, axis=2)
-        y = test.normaliser.inverse(batch["targets"].double(), names, axis=2)
+        # the values as stored in the source (physical units), read here by time
+        x = _read(maps, names, batch["times_in"], test.grid_adjust)
+        y = _read(maps, names, batch["times_out"], test.grid_adjust)
         last_ok = batch["input_mask"][:, -1]
         pers, pers_ok = persistence(x, test.t_out, batch["input_mask"])
         sun, sun_ok = sun_fixed_persistence(x[:, -1], test.lon, lead_hours, last_ok)
@@ -66,3 +67,16 @@ def evaluate_baselines(datasets: dict, sources: dict, batch_size: int = 16) -> d
 
 
 REFERENCE_FORECASTS = ("persistence", "sun-fixed persistence", "climatology")
+
+
+def _read(maps, names, times_ns: torch.Tensor, adjust) -> torch.Tensor:
+    """(B, T, C, H', W') float64 source values at ``times_ns`` (B, T) on the padded grid, 0
+    where missing (the masks of the batch say which)."""
+    times = times_ns.numpy().astype("datetime64[ns]")
+    out = np.stack(
+        [
+            np.stack([maps[v].sel(time=t).transpose("time", "lat", "lon").values for v in names], 1)
+            for t in times
+        ]
+    ).astype(np.float64)
+    return torch.nan_to_num(torch.from_numpy(adjust.apply(out, fill=0.0)))

@@ -14,6 +14,13 @@ A sample (see the shared conventions) is a dict of tensors::
                           a synthetic axis for video clips);  times_out (T_out,)
     index         ()       int64 window index
 
+A dataset from :meth:`WindowDataset.with_physical_values` (what evaluation reads) also gives
+the values as read, in physical units, NaN where invalid (no round trip through the float32
+normalisation, so scores are taken on the stored values)::
+
+    targets_physical     (T_out, C, H, W) float32
+    last_input_physical  (C, H, W)        float32  the last input frame
+
 Future-forcing policy (``future_forcings``):
 
 - ``known`` (default): forcings with role ``known`` get their true future values; ``observed``
@@ -154,6 +161,16 @@ class WindowDataset(Dataset):
         self._static = torch.from_numpy(self.grid_adjust.apply(st.astype(np.float32)).copy())
         self._vars = [ds[v].transpose("time", *ax.dims).variable for v in self.target_names]
         self._t_ns = self.axis.times.astype(np.int64)
+        self.physical = False
+
+    def with_physical_values(self) -> WindowDataset:
+        """A shallow copy whose samples also hold ``targets_physical`` and
+        ``last_input_physical`` (see the module docstring); this dataset is unchanged."""
+        import copy
+
+        out = copy.copy(self)
+        out.physical = True
+        return out
 
     def __len__(self) -> int:
         return int(self.starts.size)
@@ -210,7 +227,19 @@ class WindowDataset(Dataset):
         adj = self.grid_adjust
         x = torch.from_numpy(np.ascontiguousarray(adj.apply(norm)))
         m = torch.from_numpy(np.ascontiguousarray(adj.apply(valid, fill=False)))
+        extra = {}
+        if self.physical:
+            shown = np.where(valid, phys, np.float32(np.nan))
+            extra = {
+                "targets_physical": torch.from_numpy(
+                    np.ascontiguousarray(adj.apply(shown[t_in:], fill=np.nan))
+                ),
+                "last_input_physical": torch.from_numpy(
+                    np.ascontiguousarray(adj.apply(shown[t_in - 1], fill=np.nan))
+                ),
+            }
         return {
+            **extra,
             "inputs": x[:t_in],
             "input_mask": m[:t_in],
             "targets": x[t_in:],

@@ -302,7 +302,10 @@ def evaluate_sums(
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
-    loader, dummy = _loader(dataset, cfg.batch_size)
+    # the truth and the baselines' inputs as stored (physical units), not through the float32
+    # normalisation: scores recomputed from the data and a written forecast then agree
+    physical = hasattr(dataset, "with_physical_values")
+    loader, dummy = _loader(dataset.with_physical_values() if physical else dataset, cfg.batch_size)
     was_training = model.training
     model.eval()
     bar = loader
@@ -323,14 +326,18 @@ def evaluate_sums(
                 pred, counts = apply_bounds(pred, bounds)
                 if not dummy:
                     clipped += torch.tensor(counts, dtype=torch.float64)
-                x = dataset.normaliser.inverse(batch["inputs"].double(), names, axis=2)
-                y = dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)
+                if physical:
+                    x = torch.nan_to_num(batch["last_input_physical"].double())[:, None]
+                    y = torch.nan_to_num(batch["targets_physical"].double())
+                else:
+                    x = dataset.normaliser.inverse(batch["inputs"].double(), names, axis=2)
+                    y = dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)
                 valid = batch["target_mask"].clone()
                 if dummy:
                     valid.zero_()
                 refs = {}
                 if "persistence" in baselines:
-                    f, ok = persistence(x, dataset.t_out, batch["input_mask"])
+                    f, ok = persistence(x, dataset.t_out, batch["input_mask"][:, -x.shape[1] :])
                     refs["persistence"], valid = f, valid & ok
                 if "sun_fixed" in baselines:
                     last = adj.undo(x[:, -1])
