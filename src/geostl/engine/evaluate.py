@@ -25,7 +25,7 @@ same windows (:mod:`geostl.engine.codebook_usage`), also all-reduced.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,11 +166,19 @@ def area_weights(dataset) -> torch.Tensor:
     :func:`geostl.metrics.meridian_weights` of its longitudes on a geographic grid (a repeated
     meridian counts once); a pixel grid (``dataset.grid_kind == "pixel"``) has no longitudes
     and gets the area mask alone."""
-    area = dataset.area_mask.to(torch.float64)
-    if getattr(dataset, "grid_kind", "latlon") == "pixel":
+    pixel = getattr(dataset, "grid_kind", "latlon") == "pixel"
+    return grid_area_weights(dataset.area_mask, None if pixel else dataset.lon)
+
+
+def grid_area_weights(area_mask: torch.Tensor | np.ndarray, lon: Any = None) -> torch.Tensor:
+    """(H, W) float64 weights: ``area_mask`` (bool or non-negative weights) times
+    :func:`geostl.metrics.meridian_weights` of the (W,) longitudes in degrees east (a repeated
+    meridian counts once); ``lon=None`` (a pixel grid) gives the area mask alone."""
+    area = torch.as_tensor(np.asarray(area_mask)).to(torch.float64)
+    if lon is None:
         return area
-    lon = np.asarray(dataset.lon, dtype=np.float64)
-    return torch.ones(len(dataset.lat), 1, dtype=torch.float64) * meridian_weights(lon) * area
+    lon = np.asarray(lon, dtype=np.float64)
+    return torch.ones(area.shape[0], 1, dtype=torch.float64) * meridian_weights(lon) * area
 
 
 def _fit_climatologies(dataset, sources, train, by) -> list[Climatology]:
@@ -185,6 +193,67 @@ def _fit_climatologies(dataset, sources, train, by) -> list[Climatology]:
     if inside.size == 0:
         raise ValueError("evaluate: the train split holds no time of the target source")
     return [Climatology(by).fit(maps[v].isel(time=inside)) for v in dataset.target_names]
+
+
+def baseline_forecasts(
+    baselines: Sequence[str],
+    last: torch.Tensor,
+    last_ok: torch.Tensor,
+    lead_hours: Any,
+    *,
+    lon: Any = None,
+    climatologies: Sequence[Climatology] = (),
+    valid_times: np.ndarray | None = None,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The baselines' forecasts from the last observed map, on the grid without padding.
+
+    Args:
+        baselines: names among ``BASELINE_LABELS`` (``persistence``, ``sun_fixed``,
+            ``climatology``), in the order the tables list them.
+        last: (B, C, H, W) float64 last observed map (the issue time) in physical units, any
+            value where ``last_ok`` is False (it is not used there).
+        last_ok: (B, C, H, W) bool validity of ``last``.
+        lead_hours: (T,) lead times in hours.
+        lon: (W,) longitudes in degrees east covering the globe (``sun_fixed`` only).
+        climatologies: one fitted :class:`geostl.baselines.Climatology` per channel, in
+            channel order (``climatology`` only).
+        valid_times: (B, T) datetime64[ns] valid time of each forecast map (``climatology``).
+
+    Returns:
+        ``({baseline: (B, T, C, H, W) float64 forecast, 0 where it has no value}, ok)`` with
+        ``ok`` (B, T, C, H, W) bool: where every baseline has a value.
+    """
+    t_out = len(np.atleast_1d(lead_hours))
+    ok = torch.ones((last.shape[0], t_out, *last.shape[1:]), dtype=torch.bool)
+    refs: dict[str, torch.Tensor] = {}
+    for name in baselines:
+        if name == "persistence":
+            f, good = persistence(last[:, None], t_out, last_ok[:, None])
+        elif name == "sun_fixed":
+            f, good = sun_fixed_persistence(last, lon, lead_hours, last_ok)
+            f, good = f.movedim(-3, 1).contiguous(), good.movedim(-3, 1).contiguous()
+        elif name == "climatology":
+            if valid_times is None or len(climatologies) != last.shape[1]:
+                raise ValueError(
+                    "baseline_forecasts: climatology needs valid_times and one fitted "
+                    f"Climatology per channel ({last.shape[1]}), got {len(climatologies)}"
+                )
+            c = torch.stack(
+                [
+                    torch.from_numpy(np.stack([cl.predict(t) for t in valid_times]))
+                    for cl in climatologies
+                ],
+                dim=2,
+            )
+            f, good = torch.nan_to_num(c), torch.isfinite(c)
+        else:
+            raise ValueError(
+                f"baseline_forecasts: unknown baseline {name!r}; expected one of "
+                f"{sorted(BASELINE_LABELS)}"
+            )
+        refs[name] = torch.where(good, f.to(torch.float64), 0.0)
+        ok = ok & good
+    return refs, ok
 
 
 @dataclass
@@ -267,7 +336,7 @@ def evaluate_sums(
     adj = dataset.grid_adjust
     baselines = list(cfg.baselines)
     if pixel:
-        lon = np.zeros(0)
+        lon, w_eff = np.zeros(0), 0
         if "sun_fixed" in baselines:
             warnings.warn(
                 "evaluate: sun_fixed persistence left out: the grid is a pixel grid "
@@ -335,29 +404,17 @@ def evaluate_sums(
                 valid = batch["target_mask"].clone()
                 if dummy:
                     valid.zero_()
-                refs = {}
-                if "persistence" in baselines:
-                    f, ok = persistence(x, dataset.t_out, batch["input_mask"][:, -x.shape[1] :])
-                    refs["persistence"], valid = f, valid & ok
-                if "sun_fixed" in baselines:
-                    last = adj.undo(x[:, -1])
-                    last_ok = adj.undo(batch["input_mask"][:, -1])
-                    f, ok = sun_fixed_persistence(last, lon[:w_eff], lead_hours, last_ok)
-                    f = adj.apply(f.movedim(-3, 1).contiguous(), fill=0.0)
-                    ok = adj.apply(ok.movedim(-3, 1).contiguous(), fill=False)
-                    refs["sun_fixed"], valid = f, valid & ok
-                if "climatology" in baselines:
-                    times = batch["times_out"].numpy().astype("datetime64[ns]")
-                    c = torch.stack(
-                        [
-                            torch.from_numpy(np.stack([cl.predict(t) for t in times]))
-                            for cl in clims
-                        ],
-                        dim=2,
-                    )
-                    c = adj.apply(c, fill=float("nan"))
-                    valid = valid & torch.isfinite(c)
-                    refs["climatology"] = torch.nan_to_num(c)
+                refs, ok = baseline_forecasts(
+                    baselines,
+                    adj.undo(x[:, -1]),
+                    adj.undo(batch["input_mask"][:, -1]),
+                    lead_hours,
+                    lon=lon[:w_eff],
+                    climatologies=clims,
+                    valid_times=batch["times_out"].numpy().astype("datetime64[ns]"),
+                )
+                refs = {b: adj.apply(f, fill=0.0) for b, f in refs.items()}
+                valid = valid & adj.apply(ok, fill=False)
                 metrics[MODEL_LABEL].update(pred, y, valid, references=refs)
                 for b, f in refs.items():
                     metrics[BASELINE_LABELS[b]].update(f, y, valid)
