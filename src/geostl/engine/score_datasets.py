@@ -137,7 +137,7 @@ def evaluate_datasets(
     for v in names:
         _check_units(forecast[v], f"forecast variable {v!r}", truth[v], f"truth variable {v!r}")
     pixel = _GRIDS[(row, col)] == "pixel"
-    lon = None if pixel else np.asarray(truth[col].values, dtype=np.float64)
+    lon = None if pixel else np.array(truth[col].values, dtype=np.float64)
     baselines = _check_baselines(baselines, lon, climatology)
 
     refs = _references(references, names, forecast, truth, (row, col), baselines)
@@ -179,7 +179,7 @@ def evaluate_datasets(
     )
     area = grid_area_weights(_area_mask(mask, truth, (row, col)), lon)
     units = {v: str(truth[v].attrs.get("units", "")) for v in names}
-    lat = None if pixel else np.asarray(truth[row].values, dtype=np.float64)
+    lat = None if pixel else np.array(truth[row].values, dtype=np.float64)
     table_labels = [MODEL_LABEL, *(BASELINE_LABELS[b] for b in baselines), *refs]
     metrics = {
         label: ForecastMetrics(names, labels, lat=lat, area_mask=area, units=units)
