@@ -343,3 +343,44 @@ def test_predict_netcdf_reproduces_metrics_json(tmp_path):
         assert got[label].units == table.units and got[label].notes == table.notes
     assert got.n_maps == 5 * 12 and got.n_left_out == 0
     assert _worst(expected["model"], rounded["model"]) > 1e-9
+
+
+# -- geostl score -------------------------------------------------------------------------------
+SAMPLE = Path(geostl.__file__).parent / "datasets" / "_data" / "tec"
+
+
+def test_score_command_equals_the_api(tmp_path, capsys):
+    """``geostl score`` on a real IONEX truth file: metrics.json holds the API's tables."""
+    from geostl.cli import main
+    from geostl.io import open_ionex
+
+    day = SAMPLE / "uqrg1160.19i.gz"
+    truth = open_ionex([day])
+    init = truth["time"].values[[40, 80]]  # 2019-04-26 10:00 and 20:00
+    leads = np.arange(1, 5) * np.timedelta64(15, "m").astype("timedelta64[ns]")
+    at = truth["tec"].sel(time=(init[:, None] + leads).ravel()).values
+    noise = np.random.default_rng(1).normal(0.0, 1.5, size=at.shape)
+    values = (at + noise).reshape(2, 4, *at.shape[1:])
+    forecast = xr.Dataset(
+        {"tec": (("init_time", "lead_time", "lat", "lon"), values, {"units": "TECU"})},
+        coords={"init_time": init, "lead_time": leads, "lat": truth.lat, "lon": truth.lon},
+    )
+    path = write_dataset_netcdf(forecast, tmp_path / "f.nc")
+    argv = ["score", "--forecast", str(path), "--truth", str(day)]
+    argv += ["--baselines", "persistence", "sun_fixed", "--out", str(tmp_path / "s")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "8 of 8 forecast maps scored" in printed
+    assert "| lead | model | persistence | sun-fixed persistence |" in printed
+    saved = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    api = geostl.evaluate(forecast, truth, ["persistence", "sun_fixed"])
+    assert list(saved["tables"]) == list(api)
+    for label, table in api.items():
+        assert MetricTable.from_dict(saved["tables"][label]).rows == table.rows
+    # the forecast is the truth plus noise of sd 1.5: its RMSE is about that
+    assert api["model"].value("rmse", "tec", "all") == pytest.approx(1.5, rel=0.05)
+    # a truth (NetCDF) that ends before a valid time: an error naming it, exit code 2
+    short = tmp_path / "truth.nc"
+    truth.isel(time=slice(0, 82)).to_netcdf(short)  # up to 20:15
+    assert main(["score", "--forecast", str(path), "--truth", str(short)]) == 2
+    assert "truth has no map at the valid time 2019-04-26 20:30:00" in capsys.readouterr().err

@@ -4,6 +4,7 @@ geostl train --config FILE.yaml [--config MORE.yaml] [key=value ...] [--resume C
 geostl test --ckpt RUN/best.pt [--out DIR] [--data NAME=PATH[,PATH]] [eval.KEY=VALUE ...]
 geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test] [--data NAME=PATH]
 geostl forecast --ckpt RUN/best.pt --input MAPS... [--drivers FILES...] [--issue TIME] --out FILE
+geostl score --forecast FILE.nc --truth FILES... [--format F] [--baselines B...] [--out DIR]
 geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=value ...]
 geostl grid --config FILE.yaml [--config MORE.yaml] [key=value ...] [--list]
 geostl demo [--out DIR]
@@ -88,6 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default=None, choices=("netcdf", "zarr", "ionex"),
                    help="output format (default: from --out's extension)")  # fmt: skip
     p.set_defaults(func=_command("forecast"))
+
+    p = sub.add_parser("score", help="score a forecast file against truth files")
+    p.add_argument("--forecast", required=True,
+                   help="forecast NetCDF or .zarr (geostl's forecast layout)")  # fmt: skip
+    p.add_argument("--truth", nargs="+", required=True, metavar="FILE",
+                   help="truth maps covering the forecast's init and valid times")  # fmt: skip
+    p.add_argument("--format", default=None,
+                   help="reader of --truth, --climatology (default: from the names)")  # fmt: skip
+    p.add_argument("--baselines", nargs="*", default=["persistence"],
+                   choices=("persistence", "sun_fixed", "climatology"),
+                   help="baselines made from the truth (default: persistence)")  # fmt: skip
+    p.add_argument("--climatology", nargs="+", default=None, metavar="FILE",
+                   help="truth files of a training period (adds climatology)")  # fmt: skip
+    p.add_argument("--climatology-by", default="time_of_day",
+                   choices=("time_of_day", "month", "dayofyear", "none"))  # fmt: skip
+    p.add_argument("--reference", action="append", default=[], metavar="LABEL=FILE",
+                   help="another forecast file scored alongside (repeatable)")  # fmt: skip
+    p.add_argument("--variables", nargs="+", default=None, help="variables to score")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="score only the forecast maps whose times the truth holds")  # fmt: skip
+    p.add_argument("--out", default=None, help="folder for metrics.json and metrics.md")
+    p.set_defaults(func=_command("score"))
 
     p = sub.add_parser("bench", help="parameters, FLOPs/MACs, throughput, peak memory")
     p.add_argument("--model", action="append", required=True, help="backbone name (repeatable)")
@@ -175,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as err:
         from geostl.runconfig import ConfigError
 
-        commands = ("train", "test", "predict", "forecast", "gapfill", "config")
+        commands = ("train", "test", "predict", "forecast", "score", "gapfill", "config")
         if isinstance(err, ConfigError) or args.command in commands:
             print(f"geostl {args.command}: error: {err}", file=sys.stderr)
             return 2
