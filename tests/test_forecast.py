@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 
 import geostl
+from conftest import TINY_TEC_OVERRIDES
 from geostl.commands.run import prepare
 from geostl.data import ForcingStack
 from geostl.engine import load_checkpoint, normaliser_from_checkpoint, predict_windows
@@ -28,26 +29,12 @@ DATA = Path(geostl.__file__).parent / "datasets" / "_data" / "tec"
 DAY116 = DATA / "uqrg1160.19i.gz"
 OMNI = DATA / "omni2_2019_0411-0503.dat.gz"
 CONFIG = Path(__file__).parents[1] / "configs" / "tec_convlstm.yaml"
-TINY = [
-    "train.epochs=1",
-    "train.max_minutes=null",
-    "train.batch_size=4",
-    "model.backbone.num_hidden=[8]",
-    "data.splits.train={start: '2019-04-25T00:00', end: '2019-04-25T08:00'}",
-    "data.splits.val={start: '2019-04-25T14:00', end: '2019-04-25T20:00'}",
-    "data.splits.test={start: '2019-04-26T06:00', end: '2019-04-26T12:00'}",
-    "eval.baselines=[persistence]",
-]
+TINY = list(TINY_TEC_OVERRIDES)
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """A ConvLSTM trained for a few steps on the built-in sample; returns best.pt."""
-    from geostl.commands.run import train
-
-    out = tmp_path_factory.mktemp("forecast")
-    cfg = load_config([CONFIG], [f"run.dir={out}", "run.name=tiny", *TINY])
-    return train(cfg, figures=False) / "best.pt"
+def tiny_run(tiny_tec_run) -> Path:
+    return tiny_tec_run
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +49,7 @@ def omni() -> xr.Dataset:
 
 def test_forecast_equals_the_training_pipelines_window(tiny_run, day116, omni):
     model = geostl.load(tiny_run)
-    issue = np.datetime64("2019-04-26T08:00", "ns")
+    issue = np.datetime64("2019-04-26T10:00", "ns")
     out = model.forecast(day116, drivers={"omni": omni}, issue=issue)
     ckpt = load_checkpoint(tiny_run)
     _, datasets = prepare(ckpt["config"], normaliser=normaliser_from_checkpoint(ckpt))
