@@ -109,3 +109,15 @@ def test_scores_of_the_predict_file_reproduce_geostl_test(tiny_tec_run, tmp_path
             assert got == pytest.approx(row["value"], rel=1e-9, abs=1e-12), (label, row)
             compared += 1
     assert compared > 100
+
+
+def test_27_day_persistence_from_the_truth():
+    truth_ds, fc, truth, _ = _truth_and_forecast()
+    # a record 27 days longer whose maps 27 days before equal the truth + 2
+    early = (truth_ds + 2.0).assign_coords(time=truth_ds.time - np.timedelta64(27, "D"))
+    early["tec"].attrs = dict(truth_ds["tec"].attrs)
+    long = xr.concat([early, truth_ds], dim="time")
+    tables = geostl.evaluate(fc, long, baselines=["persistence_27d"])
+    assert tables["27-day persistence"].value("mae", "tec", "all", "lat") == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="27 days before"):
+        geostl.evaluate(fc, truth_ds, baselines=["persistence_27d"])

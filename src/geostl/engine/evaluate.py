@@ -46,6 +46,8 @@ BASELINE_LABELS = {
     "persistence": "persistence",
     "sun_fixed": "sun-fixed persistence",
     "climatology": "climatology",
+    "persistence_27d": "27-day persistence",
+    "iri": "IRI-2020",
 }
 MODEL_LABEL = "model"
 
@@ -187,6 +189,86 @@ def _fit_climatologies(dataset, sources, train, by) -> list[Climatology]:
     return [Climatology(by).fit(maps[v].isel(time=inside)) for v in dataset.target_names]
 
 
+class _ExtraBaselines:
+    """The baselines read from files or models: 27-day persistence (the target source),
+    IRI-2020 (PyIRI) and the external forecasts of ``eval.references``. Each gives, per batch,
+    (B, T_out, C, H', W') float64 on the sample grid, NaN where it has no value."""
+
+    def __init__(self, dataset, sources, cfg: EvalConfig, baselines: list[str]) -> None:
+        from geostl.runconfig import open_sources
+
+        self.dataset = dataset
+        self.dims = dataset.axis.dims
+        self.recurrence = "persistence_27d" in baselines
+        self.iri = "iri" in baselines
+        names = dataset.target_names
+        if self.recurrence and sources is None:
+            raise ValueError(
+                "evaluate: eval.baselines has 'persistence_27d' but no `sources` were given to "
+                "read the maps 27 days before from"
+            )
+        self.maps = sources[dataset.schema.target_source] if sources is not None else None
+        if self.iri:
+            from geostl.outputs.netcdf import same_units
+
+            bad = [n for n in names if not same_units(dataset.units.get(n, ""), "TECU")]
+            if bad:
+                raise ValueError(
+                    f"eval.baselines: iri forecasts TEC (TECU); the target(s) {bad} are not TEC"
+                )
+            self.f107 = dataset.forcings.series(cfg.iri_f107)
+            if self.f107 is None:
+                raise ValueError(
+                    f"eval.iri_f107: {cfg.iri_f107!r} is not a scalar forcing channel of the run "
+                    f"(channels: {dataset.forcing_names}); name the F10.7 channel"
+                )
+        self.references = open_sources(cfg.references) if cfg.references else {}
+        for label, ref in self.references.items():
+            for dim, want in zip(self.dims, (dataset.axis.rows, dataset.axis.cols), strict=True):
+                got = np.asarray(ref[dim].values, dtype=np.float64) if dim in ref.coords else None
+                if got is None or got.shape != want.shape or not np.allclose(got, want):
+                    raise ValueError(
+                        f"eval.references.{label}: its {dim} grid differs from the targets' "
+                        f"({want.size} points); give a regrid (e.g. regrid: iono72) as for "
+                        "the data source"
+                    )
+            missing = [n for n in names if n not in ref.data_vars]
+            if missing:
+                raise KeyError(f"eval.references.{label}: no variable(s) {missing}")
+
+    def forecasts(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        from geostl.baselines.recurrence import maps_at, recurrence_forecast
+
+        if not (self.recurrence or self.iri or self.references):
+            return {}
+        d, adj = self.dataset, self.dataset.grid_adjust
+        times = batch["times_out"].numpy().astype("datetime64[ns]")
+        out = {}
+
+        def stacked(planes: list[np.ndarray]) -> torch.Tensor:
+            x = torch.from_numpy(np.stack(planes, axis=2))  # (B, T, C, H, W)
+            return adj.apply(x, fill=float("nan"))
+
+        if self.recurrence:
+            assert self.maps is not None
+            planes = [
+                recurrence_forecast(self.maps[v], times, self.dims, where=f"{v} of the target "
+                                    f"source {d.schema.target_source!r}")[0]
+                for v in d.target_names
+            ]  # fmt: skip
+            out["persistence_27d"] = stacked(planes)
+        if self.iri:
+            from geostl.baselines.iri import iri_tec
+
+            init = d.starts[batch["index"].numpy()] + d.t_in - 1
+            tec = iri_tec(times, d.axis.rows, d.axis.cols, self.f107[init])
+            out["iri"] = stacked([tec] * len(d.target_names))
+        for label, ref in self.references.items():
+            where = f"eval.references.{label}"
+            out[label] = stacked([maps_at(ref[v], times, self.dims, where) for v in d.target_names])
+        return out
+
+
 @dataclass
 class EvaluationSums:
     """What :func:`evaluate_sums` accumulated, reduced over every rank.
@@ -289,11 +371,12 @@ def evaluate_sums(
         if "climatology" in baselines
         else []
     )
+    extra = _ExtraBaselines(dataset, sources, cfg, baselines)
     step_min = _step_minutes(dataset)
     leads = lead_labels(step_min, dataset.t_out)
     lead_hours = np.arange(1, dataset.t_out + 1) * step_min / 60.0
     area = area_weights(dataset)
-    labels = [MODEL_LABEL] + [BASELINE_LABELS[b] for b in baselines]
+    labels = [MODEL_LABEL] + [BASELINE_LABELS[b] for b in baselines] + list(extra.references)
     lat = None if pixel else dataset.lat
     metrics = {
         f: ForecastMetrics(names, leads, lat=lat, area_mask=area, units=dataset.units)
@@ -358,9 +441,12 @@ def evaluate_sums(
                     c = adj.apply(c, fill=float("nan"))
                     valid = valid & torch.isfinite(c)
                     refs["climatology"] = torch.nan_to_num(c)
+                for key, c in extra.forecasts(batch).items():
+                    valid = valid & torch.isfinite(c)
+                    refs[key] = torch.nan_to_num(c)
                 metrics[MODEL_LABEL].update(pred, y, valid, references=refs)
                 for b, f in refs.items():
-                    metrics[BASELINE_LABELS[b]].update(f, y, valid)
+                    metrics[BASELINE_LABELS.get(b, b)].update(f, y, valid)
     finally:
         model.train(was_training)
     for m in metrics.values():

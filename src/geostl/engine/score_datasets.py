@@ -10,6 +10,7 @@ baselines built from the truth:
 - ``persistence``: the truth at ``init_time`` held;
 - ``sun_fixed``: the truth at ``init_time`` rotated westward with the Sun (global longitudes);
 - ``climatology``: fitted on ``climatology=`` (a truth Dataset of a training period);
+- ``persistence_27d``: the truth 27 days before each valid time (one solar rotation);
 - ``references={label: Dataset}``: other forecasts (an agency's predicted maps), in the
   forecast layout (matched by init and lead) or as maps on a ``time`` dim (matched by valid
   time).
@@ -35,6 +36,7 @@ import torch
 import xarray as xr
 
 from geostl.baselines import Climatology, persistence, sun_fixed_persistence
+from geostl.baselines.recurrence import recurrence_forecast
 from geostl.engine.evaluate import BASELINE_LABELS, MODEL_LABEL, lead_label
 from geostl.metrics import ForecastMetrics, MetricTable, meridian_weights
 from geostl.outputs.netcdf import same_units
@@ -114,7 +116,8 @@ def evaluate_datasets(
             coordinate ``valid_time`` (N, T) (or computed as init + lead); values in physical
             units, NaN = no forecast.
         truth: the observed maps on a ``time`` dim and the same grid.
-        baselines: any of ``persistence``, ``sun_fixed``, ``climatology``.
+        baselines: any of ``persistence``, ``sun_fixed``, ``climatology``,
+            ``persistence_27d`` (``iri`` is the engine's: it needs the run's F10.7 driver).
         variables: the variables to score (default: the forecast's that the truth has).
         mask: (H, W) bool, False pixels not scored (e.g. land for SST).
         climatology: the truth of a training period the climatology is fitted on (needed for
@@ -151,9 +154,10 @@ def evaluate_datasets(
         if a and b and not same_units(a, b):
             raise ValueError(f"{v}: the forecast is in {a!r} but the truth in {b!r}")
         units[v] = b or a
-    unknown = [b for b in baselines if b not in BASELINE_LABELS]
+    known = ("persistence", "sun_fixed", "climatology", "persistence_27d")
+    unknown = [b for b in baselines if b not in known]
     if unknown:
-        raise KeyError(f"baselines: unknown {unknown}; choose from {sorted(BASELINE_LABELS)}")
+        raise KeyError(f"baselines: unknown {unknown}; choose from {list(known)}")
     geographic = dims == ("lat", "lon")
     if "sun_fixed" in baselines and not geographic:
         raise ValueError("baselines: sun_fixed needs longitudes (the grid is a pixel grid)")
@@ -231,6 +235,13 @@ def evaluate_datasets(
                 f, ok = sun_fixed_persistence(last_t, lon, lead_hours, last_ok)
                 forecasts["sun_fixed"] = f.movedim(-3, 1).numpy()
                 valid &= ok.movedim(-3, 1).numpy()
+        if "persistence_27d" in baselines:
+            r = np.stack(
+                [recurrence_forecast(truth[v], valid_times[a:b], dims, where="truth")[0]
+                 for v in names], axis=2,
+            )  # fmt: skip
+            forecasts["persistence_27d"] = r
+            valid &= np.isfinite(r)
         if clims:
             c = np.stack([np.stack([cl.predict(t) for t in valid_times[a:b]]) for cl in clims], 2)
             forecasts["climatology"] = c
