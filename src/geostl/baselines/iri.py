@@ -63,10 +63,10 @@ def iri_tec(
     flux = np.broadcast_to(np.asarray(f107, dtype=np.float64), (b,))
     if not np.all(np.isfinite(flux)) or np.any(flux <= 0):
         raise ValueError(f"iri: F10.7 must be positive and finite, got {flux[~(flux > 0)][:3]}")
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    grid_lon, grid_lat = np.meshgrid(lon, lat)
-    out = np.empty((b, t, lat.size, lon.size), dtype=np.float64)
+    lats = np.asarray(lat, dtype=np.float64)
+    lons = np.asarray(lon, dtype=np.float64)
+    grid_lon, grid_lat = np.meshgrid(lons, lats)
+    out = np.empty((b, t, lats.size, lons.size), dtype=np.float64)
     # one PyIRI call per (day, F10.7) with all the UTs of that day it needs
     groups: dict[tuple[pd.Timestamp, float], list[tuple[int, int]]] = {}
     for i in range(b):
@@ -92,7 +92,7 @@ def iri_tec(
                 0,
             )
             parts.append(library.edp_to_vtec(profiles, altitudes_km))
-        tec = np.concatenate(parts).reshape(hours.size, lat.size, lon.size)
+        tec = np.concatenate(parts).reshape(hours.size, lats.size, lons.size)
         for i, k in where:
             h = (pd.Timestamp(times[i, k]) - day) / pd.Timedelta(hours=1)
             out[i, k] = tec[int(np.flatnonzero(hours == h)[0])]

@@ -453,5 +453,5 @@ def evaluate_sums(
         m.all_reduce()
     clipped = all_reduce_sum(clipped)
     summary = usage.all_reduce().summary() if record and usage else None
-    counts = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
-    return EvaluationSums(metrics, summary, counts)
+    per_channel = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
+    return EvaluationSums(metrics, summary, per_channel)

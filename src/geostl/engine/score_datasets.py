@@ -150,10 +150,11 @@ def evaluate_datasets(
     for v in names:
         if v not in truth.data_vars:
             raise KeyError(f"truth: no variable {v!r} (variables: {sorted(map(str, truth))})")
-        a, b = str(forecast[v].attrs.get("units", "")), str(truth[v].attrs.get("units", ""))
-        if a and b and not same_units(a, b):
-            raise ValueError(f"{v}: the forecast is in {a!r} but the truth in {b!r}")
-        units[v] = b or a
+        f_units = str(forecast[v].attrs.get("units", ""))
+        t_units = str(truth[v].attrs.get("units", ""))
+        if f_units and t_units and not same_units(f_units, t_units):
+            raise ValueError(f"{v}: the forecast is in {f_units!r} but the truth in {t_units!r}")
+        units[v] = t_units or f_units
     known = ("persistence", "sun_fixed", "climatology", "persistence_27d")
     unknown = [b for b in baselines if b not in known]
     if unknown:
@@ -180,7 +181,7 @@ def evaluate_datasets(
     if geographic:
         lon = np.asarray(forecast[dims[1]].values, dtype=np.float64)
         weights = weights * meridian_weights(lon)
-        lat = np.asarray(forecast[dims[0]].values, dtype=np.float64)
+        lat = np.array(forecast[dims[0]].values, dtype=np.float64)  # a writable copy
     clims = []
     if "climatology" in baselines:
         if climatology is None:
@@ -211,18 +212,18 @@ def evaluate_datasets(
     ref_index = {label: _reference_index(ref, init, leads, valid_times, label)
                  for label, ref in refs.items()}  # fmt: skip
     for a in range(0, init.size, batch_size):
-        b = min(a + batch_size, init.size)
+        stop = min(a + batch_size, init.size)
         pred = np.stack(
-            [np.asarray(forecast[v].transpose(*order).isel(init_time=slice(a, b)).values,
+            [np.asarray(forecast[v].transpose(*order).isel(init_time=slice(a, stop)).values,
                         dtype=np.float64) for v in names],
             axis=2,
         )  # fmt: skip
-        y = _read(truth, names, truth_at_valid[a:b], dims)
+        y = _read(truth, names, truth_at_valid[a:stop], dims)
         valid = np.isfinite(y) & np.isfinite(pred) & area
         forecasts: dict[str, np.ndarray] = {}
         if need_init:
             assert truth_at_init is not None
-            last = _read(truth, names, truth_at_init[a:b], dims)  # (B, C, H, W)
+            last = _read(truth, names, truth_at_init[a:stop], dims)  # (B, C, H, W)
             last_t, last_ok = (
                 torch.from_numpy(np.nan_to_num(last)),
                 torch.from_numpy(np.isfinite(last)),
@@ -237,17 +238,19 @@ def evaluate_datasets(
                 valid &= ok.movedim(-3, 1).numpy()
         if "persistence_27d" in baselines:
             r = np.stack(
-                [recurrence_forecast(truth[v], valid_times[a:b], dims, where="truth")[0]
+                [recurrence_forecast(truth[v], valid_times[a:stop], dims, where="truth")[0]
                  for v in names], axis=2,
             )  # fmt: skip
             forecasts["persistence_27d"] = r
             valid &= np.isfinite(r)
         if clims:
-            c = np.stack([np.stack([cl.predict(t) for t in valid_times[a:b]]) for cl in clims], 2)
+            c = np.stack(
+                [np.stack([cl.predict(t) for t in valid_times[a:stop]]) for cl in clims], 2
+            )
             forecasts["climatology"] = c
             valid &= np.isfinite(c)
         for label, ref in refs.items():
-            r = _reference_values(ref, names, ref_index[label], a, b, dims)
+            r = _reference_values(ref, names, ref_index[label], a, stop, dims)
             forecasts[label] = r
             valid &= np.isfinite(r)
         y_t = torch.from_numpy(np.nan_to_num(y))
