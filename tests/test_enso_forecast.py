@@ -160,3 +160,21 @@ def test_a_gap_in_the_ocean_or_another_grid_is_refused(tiny_ckpt, sst):
         forecast_enso(ckpt, {"sst": sst.isel(lon=slice(0, 170))}, ISSUE)
     with pytest.raises(ValueError, match=r"needs the 'sst' source"):
         forecast_enso(ckpt, {"maps": sst}, ISSUE)
+
+
+def test_geostl_forecast_writes_the_enso_forecast_as_netcdf(tiny_ckpt, sst, tmp_path):
+    """The CLI path: SST months in a NetCDF file -> the index and phase forecast file."""
+    from geostl.cli import main
+
+    path = tmp_path / "ersst_2019-2020.nc"
+    sst.sel(time=slice("2019-01", "2020-03")).to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / "enso_forecast.nc"
+    assert main(["forecast", "--ckpt", str(tiny_ckpt), "--input", str(path),
+                 "--out", str(out)]) == 0  # fmt: skip
+    api = geostl.load(tiny_ckpt).forecast(sst.sel(time=slice("2019-01", "2020-03")))
+    with xr.open_dataset(out, engine="h5netcdf") as written:
+        assert _month(written.init_time.values[0]) == "2020-03"
+        np.testing.assert_array_equal(written["nino34_anom"].values, api["nino34_anom"].values)
+        probs = written["phase_probability"].values
+        np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-6)
+        assert written.attrs["Conventions"] == "CF-1.10"
