@@ -71,6 +71,7 @@ SOURCE_FORMATS = READERS.names()
 #: ``data.sources.NAME.regrid`` values (see ``geostl.tasks.iono.regrid``)
 REGRID_CHOICES = ("native", "iono72")
 BASELINES = ("persistence", "sun_fixed", "climatology", "persistence_27d", "iri")
+DEFAULT_BASELINES = ("persistence", "sun_fixed", "climatology")
 
 _NO_DEFAULT = object()
 
@@ -411,7 +412,7 @@ RUN_SPEC = Section(
                 "batch_size": _f("int", 8, minimum=1, help="windows per test batch"),
                 "baselines": _f(
                     "list",
-                    list(BASELINES),
+                    list(DEFAULT_BASELINES),
                     items="str",
                     choices=BASELINES,
                     help="baselines scored beside the model (persistence_27d: the map 27 days "
