@@ -325,12 +325,14 @@ def test_forecast_netcdf_passes_the_cf_checker(tiny_run, day116, tmp_path):
     assert warned <= {"§2.4 Dimensions"}, warned
 
 
-def test_predict_split_all_covers_every_window(tiny_run, tmp_path):
-    from geostl.cli import main
+def test_predict_split_all_covers_every_window(tiny_run):
+    from geostl.commands.run import whole_axis
 
-    assert main(["predict", "--ckpt", str(tiny_run), "--split", "all",
-                 "--out", str(tmp_path / "all.nc")]) == 0  # fmt: skip
-    with xr.open_dataset(tmp_path / "all.nc", engine="h5netcdf") as ds:
-        # 193 maps of 15 min, windows of 8 + 12 steps: 174 windows, float64 values
-        assert ds.sizes["init_time"] == 174 and ds["tec"].dtype == np.float64
-        assert ds.init_time.values[0] == np.datetime64("2019-04-25T01:45")
+    ckpt = load_checkpoint(tiny_run)
+    sources, datasets = prepare(ckpt["config"], normaliser=normaliser_from_checkpoint(ckpt))
+    every = whole_axis(datasets["test"], sources)
+    # 193 maps of 15 min, windows of 8 + 12 steps: 174 windows, from the first map on
+    assert len(every) == 174 > len(datasets["train"]) + len(datasets["test"])
+    assert every.window_times(0)[every.t_in - 1] == np.datetime64("2019-04-25T01:45")
+    assert every.window_times(173)[-1] == np.datetime64("2019-04-27T00:00")
+    np.testing.assert_array_equal(every[30]["targets"], datasets["train"][30]["targets"])

@@ -79,6 +79,7 @@ def test_external_references_and_errors():
         geostl.evaluate(fc, truth_ds, baselines=["climatology"])
 
 
+@pytest.mark.slow
 def test_scores_of_the_predict_file_reproduce_geostl_test(tiny_tec_run, tmp_path):
     """geostl.evaluate on the NetCDF of geostl predict == that checkpoint's metrics.json."""
     from geostl.cli import main
