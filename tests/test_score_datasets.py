@@ -68,7 +68,7 @@ def test_external_references_and_errors():
     as_layout = fc.copy(data={"tec": fc["tec"].values * 0 + truth[None, 3:5] + 1.0})
     again = geostl.evaluate(fc, truth_ds, baselines=[], references={"agency": as_layout})
     assert again["agency"].value("mae", "tec", "all", "lat") == pytest.approx(1.0, rel=1e-12)
-    with pytest.raises(ValueError, match=r"truth has no map at 2020-01-01 04:00:00"):
+    with pytest.raises(ValueError, match=r"truth: no map at 2020-01-01 04:00:00"):
         geostl.evaluate(fc, truth_ds.isel(time=[0, 1, 2, 3]))
     with pytest.raises(ValueError, match=r"truth: its lat .* differs from the forecast's"):
         geostl.evaluate(fc, truth_ds.assign_coords(lat=[50.0, 0.0, -50.0]))

@@ -12,25 +12,24 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["SOLAR_ROTATION", "maps_at", "recurrence_forecast"]
+__all__ = ["SOLAR_ROTATION", "maps_at", "recurrence_forecast", "time_positions"]
 
 SOLAR_ROTATION = np.timedelta64(27, "D")
 """The recurrence period of :func:`recurrence_forecast` (27 days)."""
 
 
-def maps_at(da: xr.DataArray, times: np.ndarray, dims: tuple[str, str], where: str) -> np.ndarray:
-    """``da`` (time, row, col) at ``times`` (any shape) -> (*times.shape, H, W) float64.
+def time_positions(stamps: np.ndarray, times: np.ndarray, where: str) -> np.ndarray:
+    """Positions of ``times`` (any shape, datetime64) in the 1-D axis ``stamps`` (any order).
 
     Raises:
-        ValueError: a time ``da`` does not hold, naming it, ``where`` and the span held.
+        ValueError: a time the axis does not hold, naming it, ``where`` and the span held.
     """
-    stamps = np.asarray(da["time"].values).astype("datetime64[ns]")
-    order = np.argsort(stamps, kind="stable")
-    have = stamps[order]
+    axis = np.asarray(stamps).astype("datetime64[ns]")
+    order = np.argsort(axis, kind="stable")
+    have = axis[order]
     want = np.asarray(times).astype("datetime64[ns]")
     pos = np.clip(np.searchsorted(have, want.ravel()), 0, max(have.size - 1, 0))
     found = have[pos] == want.ravel() if have.size else np.zeros(want.size, dtype=bool)
-    pos = order[pos] if have.size else pos
     if not found.all():
         first = want.ravel()[int(np.argmax(~found))]
         span = f"{pd.Timestamp(have[0])} .. {pd.Timestamp(have[-1])}" if have.size else "none"
@@ -38,8 +37,15 @@ def maps_at(da: xr.DataArray, times: np.ndarray, dims: tuple[str, str], where: s
             f"{where}: no map at {pd.Timestamp(first)} ({int((~found).sum())} of the "
             f"{found.size} maps needed are missing; it holds {span})"
         )
-    values = np.asarray(da.transpose("time", *dims).isel(time=pos).values, dtype=np.float64)
-    return values.reshape(*want.shape, *values.shape[1:])
+    return order[pos].reshape(want.shape)
+
+
+def maps_at(da: xr.DataArray, times: np.ndarray, dims: tuple[str, str], where: str) -> np.ndarray:
+    """``da`` (time, row, col) at ``times`` (any shape) -> (*times.shape, H, W) float64;
+    a missing time is an error (:func:`time_positions`)."""
+    pos = time_positions(da["time"].values, times, where)
+    values = np.asarray(da.transpose("time", *dims).isel(time=pos.ravel()).values, dtype=np.float64)
+    return values.reshape(*pos.shape, *values.shape[1:])
 
 
 def recurrence_forecast(

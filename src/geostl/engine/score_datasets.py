@@ -36,7 +36,7 @@ import torch
 import xarray as xr
 
 from geostl.baselines import Climatology, persistence, sun_fixed_persistence
-from geostl.baselines.recurrence import recurrence_forecast
+from geostl.baselines.recurrence import recurrence_forecast, time_positions
 from geostl.engine.evaluate import BASELINE_LABELS, MODEL_LABEL, lead_label
 from geostl.metrics import ForecastMetrics, MetricTable, meridian_weights
 from geostl.outputs.netcdf import same_units
@@ -65,25 +65,6 @@ def _check_grid(forecast: xr.Dataset, other: xr.Dataset, dims: tuple[str, str], 
                 f"forecast's ({a.size} points, {a[0]:g}..{a[-1]:g}); regrid one of them first "
                 "(nothing is interpolated here)"
             )
-
-
-def _time_index(times: np.ndarray, wanted: np.ndarray, what: str) -> np.ndarray:
-    """Positions of ``wanted`` (any shape, datetime64) in ``times`` (1-D); an error naming
-    the first time that is not there."""
-    t = np.asarray(times).astype("datetime64[ns]")
-    w = np.asarray(wanted).astype("datetime64[ns]")
-    order = np.argsort(t)
-    pos = np.searchsorted(t[order], w.ravel())
-    pos = np.clip(pos, 0, t.size - 1)
-    found = t[order][pos] == w.ravel()
-    if not found.all():
-        first = w.ravel()[int(np.argmax(~found))]
-        span = f"{pd.Timestamp(t.min())} .. {pd.Timestamp(t.max())}" if t.size else "none"
-        raise ValueError(
-            f"{what} has no map at {pd.Timestamp(first)} ({int((~found).sum())} of the "
-            f"{found.size} times needed are missing; it holds {t.size} times, {span})"
-        )
-    return order[pos].reshape(w.shape)
 
 
 def _read(ds: xr.Dataset, names: Sequence[str], index: np.ndarray, dims) -> np.ndarray:
@@ -205,9 +186,11 @@ def evaluate_datasets(
     }
     order = [str(d) for d in ("init_time", "lead_time", *dims)]
     need_init = bool({"persistence", "sun_fixed"} & set(baselines))
-    truth_at_valid = _time_index(truth["time"].values, valid_times, "truth")
+    truth_at_valid = time_positions(truth["time"].values, valid_times, "truth")
     truth_at_init = (
-        _time_index(truth["time"].values, init, "truth (at the init times)") if need_init else None
+        time_positions(truth["time"].values, init, "truth (at the init times)")
+        if need_init
+        else None
     )
     ref_index = {label: _reference_index(ref, init, leads, valid_times, label)
                  for label, ref in refs.items()}  # fmt: skip
@@ -269,7 +252,7 @@ def _reference_index(ref: xr.Dataset, init, leads, valid_times, label: str) -> A
     (T,))`` for a forecast-layout Dataset, or (N, T) positions on its ``time`` dim."""
     what = f"references[{label!r}]"
     if "init_time" in ref.dims:
-        i = _time_index(ref["init_time"].values, init, f"{what} (init_time)")
+        i = time_positions(ref["init_time"].values, init, f"{what} (init_time)")
         have = np.asarray(ref["lead_time"].values).astype("timedelta64[ns]")
         missing = [x for x in leads if x not in have]
         if missing:
@@ -278,7 +261,7 @@ def _reference_index(ref: xr.Dataset, init, leads, valid_times, label: str) -> A
         return i, j
     if "time" not in ref.dims:
         raise ValueError(f"{what}: expected init_time/lead_time dims or a time dim")
-    return _time_index(ref["time"].values, valid_times, what)
+    return time_positions(ref["time"].values, valid_times, what)
 
 
 def _reference_values(ref: xr.Dataset, names, index: Any, a: int, b: int, dims) -> np.ndarray:
