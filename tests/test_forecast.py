@@ -326,3 +326,27 @@ def test_predict_split_all_covers_every_window(tiny_run):
     assert every.window_times(0)[every.t_in - 1] == np.datetime64("2019-04-25T01:45")
     assert every.window_times(173)[-1] == np.datetime64("2019-04-27T00:00")
     np.testing.assert_array_equal(every[30]["targets"], datasets["train"][30]["targets"])
+
+
+@pytest.mark.slow
+def test_a_72x72_model_forecasts_on_the_input_ionex_grid(tmp_path, day116, omni):
+    """A model trained on regrid: iono72 maps takes IONEX 71 x 73 maps and gives them back
+    on that grid: its 72 x 72 forecast regridded back (tasks.iono.regrid.regrid_to_ionex)."""
+    from geostl.commands.run import train
+    from geostl.tasks.iono.regrid import regrid_ionex, regrid_to_ionex
+
+    cfg = load_config(
+        [CONFIG],
+        [f"run.dir={tmp_path}", "run.name=iono72", *TINY, "data.sources.maps.regrid=iono72",
+         "data.padding=null"],
+    )  # fmt: skip
+    ckpt = train(cfg, figures=False) / "best.pt"
+    model = geostl.load(ckpt)
+    issue = "2019-04-26T10:00"
+    out = model.forecast(day116, drivers=omni, issue=issue)
+    assert out["tec"].shape == (1, 12, 71, 73)
+    np.testing.assert_array_equal(out.lat.values, day116.lat.values)
+    on_72 = model.forecast(regrid_ionex(day116, "iono72"), drivers=omni, issue=issue)
+    assert on_72["tec"].shape == (1, 12, 72, 72)  # maps already on the model's grid
+    back = regrid_to_ionex(on_72, "iono72")
+    np.testing.assert_allclose(out["tec"].values, back["tec"].values, rtol=0, atol=1e-5)
