@@ -57,3 +57,31 @@ def shared_data(request: pytest.FixtureRequest) -> Path:
     if reason:
         pytest.skip(reason)
     return shared_data_dir()
+
+
+#: a ConvLSTM trained for one short epoch on the built-in TEC sample: the checkpoint the
+#: forecasting and scoring tests share (tests/test_forecast.py, tests/test_score_datasets.py)
+TINY_TEC_OVERRIDES = (
+    "train.epochs=1",
+    "train.max_minutes=null",
+    "train.batch_size=4",
+    "train.max_steps_per_epoch=4",
+    "model.backbone.num_hidden=[8]",
+    # the train split covers every time of day the test windows need for the climatology
+    "data.splits.train={start: '2019-04-25T00:00', end: '2019-04-25T16:00'}",
+    "data.splits.val={start: '2019-04-25T21:00', end: '2019-04-26T03:00'}",
+    "data.splits.test={start: '2019-04-26T08:00', end: '2019-04-26T16:00'}",
+    "eval.baselines=[persistence]",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_tec_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """best.pt of configs/tec_convlstm.yaml with :data:`TINY_TEC_OVERRIDES` (about 10 s)."""
+    from geostl.commands.run import train
+    from geostl.runconfig import load_config
+
+    out = tmp_path_factory.mktemp("tiny_tec")
+    config = Path(__file__).resolve().parents[1] / "configs" / "tec_convlstm.yaml"
+    cfg = load_config([config], [f"run.dir={out}", "run.name=tiny", *TINY_TEC_OVERRIDES])
+    return train(cfg, figures=False) / "best.pt"

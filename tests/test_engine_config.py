@@ -29,6 +29,8 @@ def test_defaults_match_the_run_config_description():
         "figure_window": -1,
         "figure_leads": None,
         "codebook_usage": False,
+        "references": {},
+        "iri_f107": "f107",
     }
 
 

@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 
 import geostl
+from conftest import TINY_TEC_OVERRIDES
 from geostl.commands.run import prepare
 from geostl.data import ForcingStack
 from geostl.engine import load_checkpoint, normaliser_from_checkpoint, predict_windows
@@ -28,26 +29,12 @@ DATA = Path(geostl.__file__).parent / "datasets" / "_data" / "tec"
 DAY116 = DATA / "uqrg1160.19i.gz"
 OMNI = DATA / "omni2_2019_0411-0503.dat.gz"
 CONFIG = Path(__file__).parents[1] / "configs" / "tec_convlstm.yaml"
-TINY = [
-    "train.epochs=1",
-    "train.max_minutes=null",
-    "train.batch_size=4",
-    "model.backbone.num_hidden=[8]",
-    "data.splits.train={start: '2019-04-25T00:00', end: '2019-04-25T08:00'}",
-    "data.splits.val={start: '2019-04-25T14:00', end: '2019-04-25T20:00'}",
-    "data.splits.test={start: '2019-04-26T06:00', end: '2019-04-26T12:00'}",
-    "eval.baselines=[persistence]",
-]
+TINY = list(TINY_TEC_OVERRIDES)
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """A ConvLSTM trained for a few steps on the built-in sample; returns best.pt."""
-    from geostl.commands.run import train
-
-    out = tmp_path_factory.mktemp("forecast")
-    cfg = load_config([CONFIG], [f"run.dir={out}", "run.name=tiny", *TINY])
-    return train(cfg, figures=False) / "best.pt"
+def tiny_run(tiny_tec_run) -> Path:
+    return tiny_tec_run
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +49,9 @@ def omni() -> xr.Dataset:
 
 def test_forecast_equals_the_training_pipelines_window(tiny_run, day116, omni):
     model = geostl.load(tiny_run)
-    issue = np.datetime64("2019-04-26T08:00", "ns")
+    issue = np.datetime64("2019-04-26T10:00", "ns")
     out = model.forecast(day116, drivers={"omni": omni}, issue=issue)
-    ckpt = load_checkpoint(tiny_run)
-    _, datasets = prepare(ckpt["config"], normaliser=normaliser_from_checkpoint(ckpt))
-    test = datasets["test"]
-    k = [i for i in range(len(test)) if test.window_times(i)[test.t_in - 1] == issue]
-    assert len(k) == 1
-    window = torch.utils.data.Subset(test, k)
-    window.normaliser, window.target_names = test.normaliser, test.target_names
-    ((_, ref),) = list(predict_windows(model.model, window, batch_size=1))
-    ref = test.grid_adjust.undo(ref[0, :, 0]).numpy()  # (T_out, 71, 73) TECU
+    ref = _pipeline_forecast(tiny_run, issue)  # (T_out, 71, 73) TECU
     got = out["tec"].isel(init_time=0).values
     assert got.shape == ref.shape == (12, 71, 73)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-4)
@@ -239,11 +218,9 @@ def _pipeline_forecast(ckpt_path: Path, issue: np.datetime64) -> np.ndarray:
     test = datasets["test"]
     k = [i for i in range(len(test)) if test.window_times(i)[test.t_in - 1] == issue]
     assert len(k) == 1
-    window = torch.utils.data.Subset(test, k)
-    window.normaliser, window.target_names = test.normaliser, test.target_names
     model = geostl.load(ckpt_path).model
-    ((_, ref),) = list(predict_windows(model, window, batch_size=1))
-    return test.grid_adjust.undo(ref[0, :, 0]).numpy()
+    preds = torch.cat([pred for _, pred in predict_windows(model, test, batch_size=len(test))])
+    return test.grid_adjust.undo(preds[k[0], :, 0]).numpy()
 
 
 @pytest.mark.slow
@@ -338,12 +315,38 @@ def test_forecast_netcdf_passes_the_cf_checker(tiny_run, day116, tmp_path):
     assert warned <= {"§2.4 Dimensions"}, warned
 
 
-def test_predict_split_all_covers_every_window(tiny_run, tmp_path):
-    from geostl.cli import main
+def test_predict_split_all_covers_every_window(tiny_run):
+    from geostl.commands.run import whole_axis
 
-    assert main(["predict", "--ckpt", str(tiny_run), "--split", "all",
-                 "--out", str(tmp_path / "all.nc")]) == 0  # fmt: skip
-    with xr.open_dataset(tmp_path / "all.nc", engine="h5netcdf") as ds:
-        # 193 maps of 15 min, windows of 8 + 12 steps: 174 windows, float64 values
-        assert ds.sizes["init_time"] == 174 and ds["tec"].dtype == np.float64
-        assert ds.init_time.values[0] == np.datetime64("2019-04-25T01:45")
+    ckpt = load_checkpoint(tiny_run)
+    sources, datasets = prepare(ckpt["config"], normaliser=normaliser_from_checkpoint(ckpt))
+    every = whole_axis(datasets["test"], sources)
+    # 193 maps of 15 min, windows of 8 + 12 steps: 174 windows, from the first map on
+    assert len(every) == 174 > len(datasets["train"]) + len(datasets["test"])
+    assert every.window_times(0)[every.t_in - 1] == np.datetime64("2019-04-25T01:45")
+    assert every.window_times(173)[-1] == np.datetime64("2019-04-27T00:00")
+    np.testing.assert_array_equal(every[30]["targets"], datasets["train"][30]["targets"])
+
+
+@pytest.mark.slow
+def test_a_72x72_model_forecasts_on_the_input_ionex_grid(tmp_path, day116, omni):
+    """A model trained on regrid: iono72 maps takes IONEX 71 x 73 maps and gives them back
+    on that grid: its 72 x 72 forecast regridded back (tasks.iono.regrid.regrid_to_ionex)."""
+    from geostl.commands.run import train
+    from geostl.tasks.iono.regrid import regrid_ionex, regrid_to_ionex
+
+    cfg = load_config(
+        [CONFIG],
+        [f"run.dir={tmp_path}", "run.name=iono72", *TINY, "data.sources.maps.regrid=iono72",
+         "data.padding=null"],
+    )  # fmt: skip
+    ckpt = train(cfg, figures=False) / "best.pt"
+    model = geostl.load(ckpt)
+    issue = "2019-04-26T10:00"
+    out = model.forecast(day116, drivers=omni, issue=issue)
+    assert out["tec"].shape == (1, 12, 71, 73)
+    np.testing.assert_array_equal(out.lat.values, day116.lat.values)
+    on_72 = model.forecast(regrid_ionex(day116, "iono72"), drivers=omni, issue=issue)
+    assert on_72["tec"].shape == (1, 12, 72, 72)  # maps already on the model's grid
+    back = regrid_to_ionex(on_72, "iono72")
+    np.testing.assert_allclose(out["tec"].values, back["tec"].values, rtol=0, atol=1e-5)

@@ -63,7 +63,9 @@ def test_forecast_netcdf_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["valid_time"].values[2, 3], np.datetime64("2019-04-26T18:30"))
     np.testing.assert_array_equal(ds["lat"].values, lat.values)
     assert ds["lat"].attrs["note"] == "IONEX" and ds["lon"].attrs["x"] == "y"
-    assert ds["tec"].attrs["units"] == "TECU" and ds["rms"].attrs["units"] == "TECU"
+    # TECU is written in UDUNITS' spelling (CF), the common name kept beside it
+    assert ds["tec"].attrs["units"] == "1e16 m-2" and ds["rms"].attrs["units"] == "1e16 m-2"
+    assert ds["tec"].attrs["units_common_name"] == "TECU"
     assert ds["tec"].attrs["long_name"] == "vertical total electron content"
     assert ds.attrs["geostl_version"] == __version__ and ds.attrs["model"] == "convlstm"
     assert ds.attrs["institution"] == "test" and ds.attrs["future_forcings"] == "known"

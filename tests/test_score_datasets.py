@@ -15,6 +15,7 @@ import pytest
 import xarray as xr
 
 import geostl
+from geostl.datasets import sample
 from geostl.metrics import MetricTable
 from geostl.outputs.netcdf import write_dataset_netcdf
 
@@ -277,71 +278,53 @@ def test_pixel_grid_plain_weighting(case):
 
 
 # -- geostl predict's NetCDF reproduces geostl test's metrics.json ------------------------------
-CONFIG = Path(__file__).parents[1] / "configs" / "tec_convlstm.yaml"
-TINY = [
-    "train.epochs=1",
-    "train.max_minutes=null",
-    "train.batch_size=4",
-    "model.backbone.num_hidden=[8]",
-    # the train split covers the test split's times of day (the climatology's phases)
-    "data.splits.train={start: '2019-04-25T06:00', end: '2019-04-25T13:00'}",
-    "data.splits.val={start: '2019-04-25T18:00', end: '2019-04-25T23:00'}",
-    "data.splits.test={start: '2019-04-26T06:00', end: '2019-04-26T12:00'}",
-    "eval.baselines=[persistence, sun_fixed, climatology]",
-]
-
-
 def _rows(table: MetricTable) -> dict[tuple, float]:
     return {(r["metric"], r["channel"], r["lead"], r["weighting"]): r["value"] for r in table.rows}
 
 
 def _worst(a: MetricTable, b: MetricTable) -> float:
+    """The largest difference of two tables' values, relative to max(1, |value|)."""
     ra, rb = _rows(a), _rows(b)
     assert ra.keys() == rb.keys()
     return max(abs(ra[k] - rb[k]) / max(1.0, abs(ra[k])) for k in ra)
 
 
 @pytest.mark.slow
-def test_predict_netcdf_reproduces_metrics_json(tmp_path):
-    from geostl.commands.run import predict_to_netcdf, prepare, test_checkpoint, train
-    from geostl.datasets import sample
-    from geostl.engine import load_checkpoint, normaliser_from_checkpoint
-    from geostl.runconfig import load_config
+def test_scores_of_the_predict_file_reproduce_geostl_test(tiny_tec_run, tmp_path):
+    """geostl.evaluate on the NetCDF of geostl predict == that checkpoint's metrics.json."""
+    from geostl.cli import main
+    from geostl.engine import load_checkpoint
 
-    cfg = load_config([CONFIG], [f"run.dir={tmp_path}", "run.name=tiny", *TINY])
-    ckpt = train(cfg, figures=False) / "best.pt"
-    test_checkpoint(ckpt, out=tmp_path / "test")
-    saved = json.loads((tmp_path / "test" / "metrics.json").read_text())["tables"]
+    baselines = "eval.baselines=[persistence,sun_fixed,climatology]"
+    assert main(["test", "--ckpt", str(tiny_tec_run), "--out", str(tmp_path), baselines]) == 0
+    assert main(["predict", "--ckpt", str(tiny_tec_run), "--out", str(tmp_path / "f.nc")]) == 0
+    saved = json.loads((tmp_path / "metrics.json").read_text())["tables"]
     expected = {k: MetricTable.from_dict(v) for k, v in saved.items()}
-    path = predict_to_netcdf(ckpt, tmp_path / "pred.nc")
-
-    truth = sample("tec")  # the maps the run was trained and tested on
-    state = load_checkpoint(ckpt)
-    _, datasets = prepare(state["config"], normaliser=normaliser_from_checkpoint(state))
-    inside = datasets["train"].split.contains(truth["time"].values)
-    training = truth.isel(time=np.flatnonzero(inside))
-    baselines = ["persistence", "sun_fixed", "climatology"]
-    with xr.open_dataset(path) as forecast:
-        assert forecast["tec"].dtype == np.float64
-        got = geostl.evaluate(forecast, truth, baselines, climatology=training)
-        # float32 storage rounds the forecast by ~1e-7 relative: visible at 1e-9
-        rounded = geostl.evaluate(
-            forecast.astype(np.float32), truth, baselines, climatology=training
-        )
-    assert (
-        list(got)
-        == list(expected)
-        == [
-            "model",
-            "persistence",
-            "sun-fixed persistence",
-            "climatology",
-        ]
+    cfg = load_checkpoint(tiny_tec_run)["config"]
+    truth = sample("tec")
+    train = cfg["data"]["splits"]["train"]
+    in_train = (truth.time >= np.datetime64(train["start"])) & (
+        truth.time < np.datetime64(train["end"])
     )
-    for label, table in expected.items():
-        assert _worst(table, got[label]) <= 1e-9, label
-        assert got[label].units == table.units and got[label].notes == table.notes
-    assert got.n_maps == 5 * 12 and got.n_left_out == 0
+    training = truth.isel(time=np.flatnonzero(in_train.values))
+    names = ["persistence", "sun_fixed", "climatology"]
+    with xr.open_dataset(tmp_path / "f.nc", engine="h5netcdf") as forecast:
+        assert forecast["tec"].dtype == np.float64
+        tables = geostl.evaluate(forecast, truth, baselines=names, climatology=training)
+        # stored as float32 the forecast is rounded by ~1e-7 relative: visible at 1e-9
+        rounded = geostl.evaluate(
+            forecast.astype(np.float32), truth, baselines=names, climatology=training
+        )
+    assert list(tables) == list(expected)
+    compared = 0
+    for label, table in tables.items():
+        for row in saved[label]["rows"]:
+            got = table.value(row["metric"], row["channel"], row["lead"], row["weighting"])
+            assert got == pytest.approx(row["value"], rel=1e-9, abs=1e-12), (label, row)
+            compared += 1
+        assert table.units == expected[label].units and table.notes == expected[label].notes
+    assert compared > 100
+    assert tables.n_left_out == 0
     assert _worst(expected["model"], rounded["model"]) > 1e-9
 
 
@@ -384,3 +367,83 @@ def test_score_command_equals_the_api(tmp_path, capsys):
     truth.isel(time=slice(0, 82)).to_netcdf(short)  # up to 20:15
     assert main(["score", "--forecast", str(path), "--truth", str(short)]) == 2
     assert "truth has no map at the valid time 2019-04-26 20:30:00" in capsys.readouterr().err
+
+
+# -- cases of a 3 x 4 grid with 5 hourly maps ----------------------------------------------------
+def _truth_and_forecast():
+    """A 3 x 4 global-ish grid, 5 hourly truth maps, one forecast of 2 leads from 02:00."""
+    t = np.datetime64("2020-01-01T00:00", "ns") + np.arange(5) * np.timedelta64(1, "h")
+    lat = np.array([60.0, 0.0, -60.0])
+    lon = np.array([-180.0, -90.0, 0.0, 90.0])
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(5, 30, size=(5, 3, 4))
+    truth[3, 1, 2] = np.nan  # a missing truth pixel at the first valid time
+    pred = truth[3:5] + rng.normal(0, 2, size=(2, 3, 4))
+    init = np.array([t[2]])
+    lead = np.array([1, 2]) * np.timedelta64(1, "h")
+    truth_ds = xr.Dataset(
+        {"tec": (("time", "lat", "lon"), truth, {"units": "TECU"})},
+        coords={"time": t, "lat": lat, "lon": lon},
+    )
+    fc = xr.Dataset(
+        {"tec": (("init_time", "lead_time", "lat", "lon"), pred[None], {"units": "1e16 m-2"})},
+        coords={
+            "init_time": init,
+            "lead_time": lead.astype("timedelta64[ns]"),
+            "valid_time": (("init_time", "lead_time"), init[:, None] + lead[None]),
+            "lat": lat,
+            "lon": lon,
+        },
+    )
+    return truth_ds, fc, truth, pred
+
+
+def test_hand_worked_rmse_and_persistence_skill():
+    truth_ds, fc, truth, pred = _truth_and_forecast()
+    tables = geostl.evaluate(fc, truth_ds, baselines=["persistence"])
+    w = np.cos(np.deg2rad([60.0, 0.0, -60.0]))[:, None] * np.ones((1, 4))
+    last = truth[2]
+    for k, lead in enumerate(("+1 h", "+2 h")):
+        y = truth[3 + k]
+        ok = np.isfinite(y)
+        ww = np.where(ok, w, 0.0)
+        e_model = np.where(ok, pred[k] - y, 0.0)
+        e_pers = np.where(ok, last - y, 0.0)
+        rmse = np.sqrt((ww * e_model**2).sum() / ww.sum())
+        mse_p = (ww * e_pers**2).sum() / ww.sum()
+        assert tables["model"].value("rmse", "tec", lead, "lat") == pytest.approx(rmse, rel=1e-12)
+        got = tables["model"].value("skill_persistence", "tec", lead, "lat")
+        assert got == pytest.approx(1.0 - rmse**2 / mse_p, rel=1e-12)
+        pers = tables["persistence"].value("rmse", "tec", lead, "lat")
+        assert pers == pytest.approx(np.sqrt(mse_p), rel=1e-12)
+
+
+def test_external_references_and_errors():
+    truth_ds, fc, truth, _ = _truth_and_forecast()
+    maps = truth_ds.isel(time=[3, 4]) + 1.0  # an "agency" forecast as maps on a time dim
+    tables = geostl.evaluate(fc, truth_ds, baselines=[], references={"agency": maps})
+    assert tables["agency"].value("mae", "tec", "+1 h", "lat") == pytest.approx(1.0, rel=1e-12)
+    as_layout = fc.copy(data={"tec": fc["tec"].values * 0 + truth[None, 3:5] + 1.0})
+    again = geostl.evaluate(fc, truth_ds, baselines=[], references={"agency": as_layout})
+    assert again["agency"].value("mae", "tec", "all", "lat") == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError, match=r"truth has no map at the valid time 2020-01-01 04:00"):
+        geostl.evaluate(fc, truth_ds.isel(time=[0, 1, 2, 3]))
+    with pytest.raises(ValueError, match=r"truth: coordinate 'lat' differs from the forecast's"):
+        geostl.evaluate(fc, truth_ds.assign_coords(lat=[50.0, 0.0, -50.0]))
+    bad_units = truth_ds.assign(tec=truth_ds.tec.assign_attrs(units="el m-2"))
+    with pytest.raises(ValueError, match=r"'tec' has units '1e16 m-2', truth variable 'tec'"):
+        geostl.evaluate(fc, bad_units)
+    with pytest.raises(ValueError, match="needs climatology="):
+        geostl.evaluate(fc, truth_ds, baselines=["climatology"])
+
+
+def test_27_day_persistence_from_the_truth():
+    truth_ds, fc, truth, _ = _truth_and_forecast()
+    # a record 27 days longer whose maps 27 days before equal the truth + 2
+    early = (truth_ds + 2.0).assign_coords(time=truth_ds.time - np.timedelta64(27, "D"))
+    early["tec"].attrs = dict(truth_ds["tec"].attrs)
+    long = xr.concat([early, truth_ds], dim="time")
+    tables = geostl.evaluate(fc, long, baselines=["persistence_27d"])
+    assert tables["27-day persistence"].value("mae", "tec", "all", "lat") == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="27 days before"):
+        geostl.evaluate(fc, truth_ds, baselines=["persistence_27d"])

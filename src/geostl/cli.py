@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default=None,
                    help="reader of --truth, --climatology (default: from the names)")  # fmt: skip
     p.add_argument("--baselines", nargs="*", default=["persistence"],
-                   choices=("persistence", "sun_fixed", "climatology"),
+                   choices=("persistence", "sun_fixed", "climatology", "persistence_27d"),
                    help="baselines made from the truth (default: persistence)")  # fmt: skip
     p.add_argument("--climatology", nargs="+", default=None, metavar="FILE",
                    help="truth files of a training period (adds climatology)")  # fmt: skip

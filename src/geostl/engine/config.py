@@ -191,6 +191,8 @@ class EvalConfig:
     figure_window: int = _default(_EVAL, "figure_window")
     figure_leads: tuple[int, ...] | None = _default(_EVAL, "figure_leads")
     codebook_usage: bool = _default(_EVAL, "codebook_usage")
+    references: dict[str, Any] = field(default_factory=dict)
+    iri_f107: str = _default(_EVAL, "iri_f107")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
@@ -225,6 +227,22 @@ class EvalConfig:
             out["figure_leads"] = fl
         if "codebook_usage" in d:
             out["codebook_usage"] = _bool(d["codebook_usage"], f"{where}.codebook_usage")
+        if d.get("references"):
+            from geostl.runconfig.spec import check_field
+
+            field_spec = RUN_SPEC.keys["eval"].keys["references"]
+            check_field(d["references"], field_spec, f"{where}.references", complete=True)
+            clash = set(d["references"]) & (set(BASELINES) | {"model"})
+            if clash:
+                raise ValueError(
+                    f"{where}.references: {sorted(clash)} name a baseline or the model; "
+                    "choose other labels"
+                )
+            out["references"] = {k: dict(v) for k, v in d["references"].items()}
+        if "iri_f107" in d:
+            if not isinstance(d["iri_f107"], str):
+                raise _type_error(f"{where}.iri_f107", "a forcing channel name", d["iri_f107"])
+            out["iri_f107"] = d["iri_f107"]
         return cls(**out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,6 +254,8 @@ class EvalConfig:
             "figure_window": self.figure_window,
             "figure_leads": None if self.figure_leads is None else list(self.figure_leads),
             "codebook_usage": self.codebook_usage,
+            "references": {k: dict(v) for k, v in self.references.items()},
+            "iri_f107": self.iri_f107,
         }
 
 

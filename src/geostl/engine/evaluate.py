@@ -46,8 +46,12 @@ BASELINE_LABELS = {
     "persistence": "persistence",
     "sun_fixed": "sun-fixed persistence",
     "climatology": "climatology",
+    "persistence_27d": "27-day persistence",
+    "iri": "IRI-2020",
 }
 MODEL_LABEL = "model"
+#: the baselines made from the last observed map and a climatology (:func:`baseline_forecasts`)
+TRUTH_BASELINES = ("persistence", "sun_fixed", "climatology")
 
 
 def lead_label(minutes: float) -> str:
@@ -208,8 +212,7 @@ def baseline_forecasts(
     """The baselines' forecasts from the last observed map, on the grid without padding.
 
     Args:
-        baselines: names among ``BASELINE_LABELS`` (``persistence``, ``sun_fixed``,
-            ``climatology``), in the order the tables list them.
+        baselines: some of :data:`TRUTH_BASELINES` (made in that order).
         last: (B, C, H, W) float64 last observed map (the issue time) in physical units, any
             value where ``last_ok`` is False (it is not used there).
         last_ok: (B, C, H, W) bool validity of ``last``.
@@ -226,7 +229,13 @@ def baseline_forecasts(
     t_out = len(np.atleast_1d(lead_hours))
     ok = torch.ones((last.shape[0], t_out, *last.shape[1:]), dtype=torch.bool)
     refs: dict[str, torch.Tensor] = {}
-    for name in baselines:
+    unknown = [b for b in baselines if b not in TRUTH_BASELINES]
+    if unknown:
+        raise ValueError(
+            f"baseline_forecasts: {unknown} are not made from the last map; expected some of "
+            f"{list(TRUTH_BASELINES)}"
+        )
+    for name in (b for b in TRUTH_BASELINES if b in baselines):
         if name == "persistence":
             f, good = persistence(last[:, None], t_out, last_ok[:, None])
         elif name == "sun_fixed":
@@ -246,14 +255,89 @@ def baseline_forecasts(
                 dim=2,
             )
             f, good = torch.nan_to_num(c), torch.isfinite(c)
-        else:
-            raise ValueError(
-                f"baseline_forecasts: unknown baseline {name!r}; expected one of "
-                f"{sorted(BASELINE_LABELS)}"
-            )
         refs[name] = torch.where(good, f.to(torch.float64), 0.0)
         ok = ok & good
     return refs, ok
+
+
+class _ExtraBaselines:
+    """The baselines read from files or models: 27-day persistence (the target source),
+    IRI-2020 (PyIRI) and the external forecasts of ``eval.references``. Each gives, per batch,
+    (B, T_out, C, H', W') float64 on the sample grid, NaN where it has no value."""
+
+    def __init__(self, dataset, sources, cfg: EvalConfig, baselines: list[str]) -> None:
+        from geostl.runconfig import open_sources
+
+        self.dataset = dataset
+        self.dims = dataset.axis.dims
+        self.recurrence = "persistence_27d" in baselines
+        self.iri = "iri" in baselines
+        names = dataset.target_names
+        if self.recurrence and sources is None:
+            raise ValueError(
+                "evaluate: eval.baselines has 'persistence_27d' but no `sources` were given to "
+                "read the maps 27 days before from"
+            )
+        self.maps = sources[dataset.schema.target_source] if sources is not None else None
+        if self.iri:
+            from geostl.outputs.netcdf import same_units
+
+            bad = [n for n in names if not same_units(dataset.units.get(n, ""), "TECU")]
+            if bad:
+                raise ValueError(
+                    f"eval.baselines: iri forecasts TEC (TECU); the target(s) {bad} are not TEC"
+                )
+            self.f107 = dataset.forcings.series(cfg.iri_f107)
+            if self.f107 is None:
+                raise ValueError(
+                    f"eval.iri_f107: {cfg.iri_f107!r} is not a scalar forcing channel of the run "
+                    f"(channels: {dataset.forcing_names}); name the F10.7 channel"
+                )
+        self.references = open_sources(cfg.references) if cfg.references else {}
+        for label, ref in self.references.items():
+            for dim, want in zip(self.dims, (dataset.axis.rows, dataset.axis.cols), strict=True):
+                got = np.asarray(ref[dim].values, dtype=np.float64) if dim in ref.coords else None
+                if got is None or got.shape != want.shape or not np.allclose(got, want):
+                    raise ValueError(
+                        f"eval.references.{label}: its {dim} grid differs from the targets' "
+                        f"({want.size} points); give a regrid (e.g. regrid: iono72) as for "
+                        "the data source"
+                    )
+            missing = [n for n in names if n not in ref.data_vars]
+            if missing:
+                raise KeyError(f"eval.references.{label}: no variable(s) {missing}")
+
+    def forecasts(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        from geostl.baselines.recurrence import maps_at, recurrence_forecast
+
+        if not (self.recurrence or self.iri or self.references):
+            return {}
+        d, adj = self.dataset, self.dataset.grid_adjust
+        times = batch["times_out"].numpy().astype("datetime64[ns]")
+        out = {}
+
+        def stacked(planes: list[np.ndarray]) -> torch.Tensor:
+            x = torch.from_numpy(np.stack(planes, axis=2))  # (B, T, C, H, W)
+            return adj.apply(x, fill=float("nan"))
+
+        if self.recurrence:
+            assert self.maps is not None
+            planes = [
+                recurrence_forecast(self.maps[v], times, self.dims, where=f"{v} of the target "
+                                    f"source {d.schema.target_source!r}")[0]
+                for v in d.target_names
+            ]  # fmt: skip
+            out["persistence_27d"] = stacked(planes)
+        if self.iri:
+            from geostl.baselines.iri import iri_tec
+
+            init = d.starts[batch["index"].numpy()] + d.t_in - 1
+            tec = iri_tec(times, d.axis.rows, d.axis.cols, self.f107[init])
+            out["iri"] = stacked([tec] * len(d.target_names))
+        for label, ref in self.references.items():
+            where = f"eval.references.{label}"
+            out[label] = stacked([maps_at(ref[v], times, self.dims, where) for v in d.target_names])
+        return out
 
 
 @dataclass
@@ -358,11 +442,12 @@ def evaluate_sums(
         if "climatology" in baselines
         else []
     )
+    extra = _ExtraBaselines(dataset, sources, cfg, baselines)
     step_min = _step_minutes(dataset)
     leads = lead_labels(step_min, dataset.t_out)
     lead_hours = np.arange(1, dataset.t_out + 1) * step_min / 60.0
     area = area_weights(dataset)
-    labels = [MODEL_LABEL] + [BASELINE_LABELS[b] for b in baselines]
+    labels = [MODEL_LABEL] + [BASELINE_LABELS[b] for b in baselines] + list(extra.references)
     lat = None if pixel else dataset.lat
     metrics = {
         f: ForecastMetrics(names, leads, lat=lat, area_mask=area, units=dataset.units)
@@ -405,7 +490,7 @@ def evaluate_sums(
                 if dummy:
                     valid.zero_()
                 refs, ok = baseline_forecasts(
-                    baselines,
+                    [b for b in baselines if b in TRUTH_BASELINES],
                     adj.undo(x[:, -1]),
                     adj.undo(batch["input_mask"][:, -1]),
                     lead_hours,
@@ -415,14 +500,17 @@ def evaluate_sums(
                 )
                 refs = {b: adj.apply(f, fill=0.0) for b, f in refs.items()}
                 valid = valid & adj.apply(ok, fill=False)
+                for key, c in extra.forecasts(batch).items():
+                    valid = valid & torch.isfinite(c)
+                    refs[key] = torch.nan_to_num(c)
                 metrics[MODEL_LABEL].update(pred, y, valid, references=refs)
                 for b, f in refs.items():
-                    metrics[BASELINE_LABELS[b]].update(f, y, valid)
+                    metrics[BASELINE_LABELS.get(b, b)].update(f, y, valid)
     finally:
         model.train(was_training)
     for m in metrics.values():
         m.all_reduce()
     clipped = all_reduce_sum(clipped)
     summary = usage.all_reduce().summary() if record and usage else None
-    counts = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
-    return EvaluationSums(metrics, summary, counts)
+    per_channel = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
+    return EvaluationSums(metrics, summary, per_channel)

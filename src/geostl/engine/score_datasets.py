@@ -29,9 +29,11 @@ import torch
 import xarray as xr
 
 from geostl.baselines import Climatology
+from geostl.baselines.recurrence import recurrence_forecast
 from geostl.engine.evaluate import (
     BASELINE_LABELS,
     MODEL_LABEL,
+    TRUTH_BASELINES,
     _global_in_longitude,
     baseline_forecasts,
     grid_area_weights,
@@ -93,8 +95,9 @@ def evaluate_datasets(
         truth: variables (time, lat, lon) (or (time, y, x)) on the same grid, ``time``
             datetime64 (unique), NaN = missing.
         baselines: among ``persistence`` (the truth at init_time held), ``sun_fixed`` (the
-            truth at init_time rotated with the Sun; global geographic grids only) and
-            ``climatology`` (needs ``climatology``).
+            truth at init_time rotated with the Sun; global geographic grids only),
+            ``climatology`` (needs ``climatology``) and ``persistence_27d`` (the truth 27 days
+            before each valid time; a missing one is an error).
         variables: the variables to score (default: the forecast's data variables that the
             truth holds); each must be in the forecast, the truth and every reference.
         mask: (H, W) area mask, bool or non-negative weights (a DataArray on the grid dims is
@@ -103,10 +106,11 @@ def evaluate_datasets(
             ``climatology`` baseline is fitted on (:class:`geostl.baselines.Climatology`).
         climatology_by: the climatology's phase (``time_of_day``, ``month``, ``dayofyear``,
             None).
-        references: ``{label: forecast Dataset}`` of external forecasts (the forecast layout,
-            the same grid and variables) scored alongside; each forecast map is matched by its
-            valid time (where a reference holds several maps valid then, the one with the same
-            init time).
+        references: ``{label: Dataset}`` of external forecasts on the same grid, with the
+            variables, scored alongside: in the forecast layout, each forecast map matched by
+            its valid time (where a reference holds several maps valid then, the one with the
+            same init time), or as maps on a ``time`` dim (an agency's predicted maps as a
+            reader returns them), matched by valid time.
         missing_truth: ``"error"`` (default): a valid time (or, for persistence and sun_fixed,
             an init time) that the truth lacks, or a valid time a reference lacks, is an
             error naming it; ``"skip"``: such forecast maps are left out of every score and
@@ -193,14 +197,26 @@ def evaluate_datasets(
         pred = np.stack([np.asarray(x[rows].values, dtype=np.float64) for x in fc_vars], axis=2)
         y = _read_times(truth_vars, at_valid[rows])
         valid = np.isfinite(y) & np.isfinite(pred) & ~missing[rows][:, :, None, None, None]
+        last, last_ok = _last_maps(truth_vars, at_init[rows], needs_init)
         base, ok = baseline_forecasts(
-            baselines,
-            *_last_maps(truth_vars, at_init[rows], needs_init),
+            [b for b in baselines if b in TRUTH_BASELINES],
+            last,
+            last_ok,
             lead_hours,
             lon=lon,
             climatologies=clims,
             valid_times=valid_times[rows],
         )
+        if "persistence_27d" in baselines:
+            back = np.stack(
+                [
+                    recurrence_forecast(truth[v], valid_times[rows], (row, col), where="truth")[0]
+                    for v in names
+                ],
+                axis=2,
+            )
+            valid &= np.isfinite(back)
+            base["persistence_27d"] = torch.from_numpy(np.nan_to_num(back))
         others = {}
         for label, ref in refs.items():
             r = _read_reference(ref, names, (row, col), ref_pos[label], rows)
@@ -213,8 +229,8 @@ def evaluate_datasets(
         )
         for b, f in base.items():
             metrics[BASELINE_LABELS[b]].update(f, y_t, valid_t)
-        for label, r in others.items():
-            metrics[label].update(r, y_t, valid_t, references=base)
+        for label, ref_t in others.items():
+            metrics[label].update(ref_t, y_t, valid_t, references=base)
 
     out = ScoreTables()
     out.n_maps = int(missing.size)
@@ -354,7 +370,9 @@ def _units_of(da: xr.DataArray) -> list[str]:
 
 
 def _check_units(a: xr.DataArray, what_a: str, b: xr.DataArray, what_b: str) -> None:
-    ua, ub = _units_of(a), _units_of(b)
+    ua, ub = _units_of(a), _units_of(b)  # a side without units is not compared
+    if ua == [""] or ub == [""]:
+        return  # one side states no units: nothing to compare (arithmetic drops attrs)
     if not any(same_units(x, y) for x in ua for y in ub):
         raise ValueError(
             f"{what_a} has units {ua[0]!r}, {what_b} {ub[0]!r}: the units must agree "
@@ -364,11 +382,11 @@ def _check_units(a: xr.DataArray, what_a: str, b: xr.DataArray, what_b: str) -> 
 
 def _check_baselines(baselines, lon, climatology) -> list[str]:
     out = [str(b) for b in baselines]
-    unknown = [b for b in out if b not in BASELINE_LABELS]
+    known = [*TRUTH_BASELINES, "persistence_27d"]
+    unknown = [b for b in out if b not in known]
     if unknown or len(set(out)) != len(out):
-        raise ValueError(
-            f"baselines: expected distinct names among {sorted(BASELINE_LABELS)}, got {out}"
-        )
+        extra = " (iri is the engine's: it needs the run's F10.7 driver)" if "iri" in out else ""
+        raise ValueError(f"baselines: expected distinct names among {known}, got {out}{extra}")
     if "sun_fixed" in out:
         if lon is None:
             raise ValueError("baselines: sun_fixed needs longitudes; the grid is a pixel grid")
@@ -391,8 +409,11 @@ def _references(references, names, forecast, truth, grid, baselines) -> dict[str
                 f"references: label {label!r} must be a non-empty string other than {sorted(taken)}"
             )
         what = f"reference {label!r}"
-        ds = _as_forecast_layout(ds, what)
-        _check_forecast_variables(ds, what, names, grid)
+        if "init_time" in ds.coords or "time" not in ds.dims:
+            ds = _as_forecast_layout(ds, what)
+            _check_forecast_variables(ds, what, names, grid)
+        else:  # maps on a time dim, e.g. an agency's predicted IONEX maps as read
+            _check_truth(ds, what, names, grid)
         _check_same_grid(ds, what, forecast, grid)
         for v in names:
             _check_units(ds[v], f"{what} variable {v!r}", truth[v], f"truth variable {v!r}")
@@ -462,8 +483,11 @@ def _refuse_or_count(policy: str, absent: np.ndarray, times: np.ndarray, who: st
 
 
 def _match_by_valid_time(ref: xr.Dataset, label: str, init, valid_times):
-    """(reference init index, reference lead index) per forecast map, each (N, T); -1 where
-    the reference has no map valid then."""
+    """(reference init index, reference lead index) per forecast map, each (N, T), -1 where
+    the reference has no map valid then; for maps on a ``time`` dim ``(time index, None)``."""
+    if "init_time" not in ref.dims:
+        index = _time_index(ref, f"reference {label!r}")
+        return index.get_indexer(valid_times.ravel()).reshape(valid_times.shape), None
     ref_init = ref["init_time"].values
     ref_valid = _valid_times(ref, f"reference {label!r}")
     table = pd.DataFrame(
@@ -523,6 +547,9 @@ def _last_maps(variables, at_init: np.ndarray, needed: bool):
 
 def _read_reference(ref: xr.Dataset, names, grid, pos, rows: slice) -> np.ndarray:
     """(B, T, C, H, W) float64 reference maps matched to the forecast maps of ``rows``."""
+    if pos[1] is None:  # maps on a time dim
+        variables = [ref[v].transpose("time", *grid).variable for v in names]
+        return _read_times(variables, pos[0][rows])
     pi, pk = pos[0][rows], pos[1][rows]
     have = pi >= 0
     out = np.full((*pi.shape, len(names), ref.sizes[grid[0]], ref.sizes[grid[1]]), np.nan)

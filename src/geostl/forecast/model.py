@@ -34,7 +34,7 @@ from geostl.runconfig import ConfigError, open_sources
 from geostl.runconfig.sources import apply_transforms
 from geostl.tasks.iono.regrid import check_ionex_grid, regrid_to_ionex
 
-from .window import IssueWindow, issue_window
+from .window import issue_window
 
 __all__ = ["ForecastModel", "load"]
 
@@ -122,26 +122,13 @@ class ForecastModel:
             raise ValueError(str(err)) from err
 
     # -- forecasting ---------------------------------------------------------------------------
-    def window(
-        self,
-        maps: xr.Dataset,
-        drivers: Mapping[str, xr.Dataset] | xr.Dataset | None = None,
-        issue: Any = None,
-        where: str = "input maps",
-    ) -> IssueWindow:
-        """The input window at ``issue`` (see :mod:`geostl.forecast.window`)."""
-        if self.task is not None:
-            raise ValueError(f"a {self.task!r} task checkpoint has no gridded input window")
-        sources = self.sources(maps, drivers)
-        return issue_window(self.checkpoint["data"], sources, self.normaliser, issue, where)
-
     @torch.no_grad()
     def forecast(
         self,
         maps: xr.Dataset,
         drivers: Mapping[str, xr.Dataset] | xr.Dataset | None = None,
         issue: Any = None,
-        where: str = "input maps",
+        where: str | None = None,
     ) -> xr.Dataset:
         """Forecast the ``t_out`` steps after ``issue`` from ``maps`` and ``drivers``.
 
@@ -153,7 +140,8 @@ class ForecastModel:
                 config. Observed driver values after ``issue`` are never read.
             issue: the issue time, which must be the time of a map; None = the end of the last
                 complete window of ``t_in`` maps.
-            where: what ``maps`` came from (file names), for error messages.
+            where: what ``maps`` came from, for error messages (default: the files its reader
+                names in ``attrs["source_files"]``).
 
         Returns:
             The forecast Dataset (one ``init_time``, ``lead_time``, ``valid_time``, the
@@ -167,6 +155,7 @@ class ForecastModel:
                 raise ValueError(f"task {self.task!r} cannot make operational forecasts")
             sources = self.sources(maps, drivers)
             return task_forecast(self.checkpoint, sources, issue)
+        where = where or str(maps.attrs.get("source_files") or "the input maps")
         sources = self.sources(maps, drivers)
         prepared = sources[self.target_source]
         win = issue_window(self.checkpoint["data"], sources, self.normaliser, issue, where)

@@ -55,8 +55,8 @@ def clip_lower(values: Any, bound: float | None) -> tuple[Any, int]:
     if bound is None:
         return values, 0
     if isinstance(values, torch.Tensor):
-        below = values < bound  # NaN compares False
-        return torch.where(below, torch.full_like(values, bound), values), int(below.sum())
+        low = values < bound  # NaN compares False
+        return torch.where(low, torch.full_like(values, bound), values), int(low.sum())
     arr = np.asarray(values)
     with np.errstate(invalid="ignore"):
         below = arr < bound

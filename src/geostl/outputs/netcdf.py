@@ -68,8 +68,10 @@ def same_units(a: str, b: str) -> bool:
 
 
 def cf_dataset(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` with CF units for the field's own units (:data:`CF_UNITS`), as files get it."""
+    """``ds`` with CF units for the field's own units (:data:`CF_UNITS`) and the
+    ``Conventions`` attribute, as files get it."""
     out = ds.copy()
+    out.attrs.setdefault("Conventions", "CF-1.10")
     for name, da in ds.variables.items():
         units = str(da.attrs.get("units", ""))
         if units in CF_UNITS:

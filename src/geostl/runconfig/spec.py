@@ -70,7 +70,8 @@ __all__ = [
 SOURCE_FORMATS = READERS.names()
 #: ``data.sources.NAME.regrid`` values (see ``geostl.tasks.iono.regrid``)
 REGRID_CHOICES = ("native", "iono72")
-BASELINES = ("persistence", "sun_fixed", "climatology")
+BASELINES = ("persistence", "sun_fixed", "climatology", "persistence_27d", "iri")
+DEFAULT_BASELINES = ("persistence", "sun_fixed", "climatology")
 
 _NO_DEFAULT = object()
 
@@ -411,10 +412,11 @@ RUN_SPEC = Section(
                 "batch_size": _f("int", 8, minimum=1, help="windows per test batch"),
                 "baselines": _f(
                     "list",
-                    list(BASELINES),
+                    list(DEFAULT_BASELINES),
                     items="str",
                     choices=BASELINES,
-                    help="baselines scored beside the model",
+                    help="baselines scored beside the model (persistence_27d: the map 27 days "
+                    "before; iri: IRI-2020 TEC from PyIRI, the iri extra)",
                 ),
                 "climatology_by": _f(
                     "str",
@@ -437,6 +439,20 @@ RUN_SPEC = Section(
                 ),
                 "codebook_usage": _f(
                     "bool", False, help="record the SVQ code-usage diagnostic (SVQ models)"
+                ),
+                "references": _f(
+                    "mapping",
+                    {},
+                    validator=_check_sources,
+                    help="other forecasts scored beside the model, {LABEL: source entry} (e.g. "
+                    "an agency's predicted IONEX maps: {paths: [...], format: ionex}), matched "
+                    "by valid time on the targets' grid",
+                ),
+                "iri_f107": _f(
+                    "str",
+                    "f107",
+                    help="the forcing channel whose value at the issue time drives the iri "
+                    "baseline (F10.7, sfu)",
                 ),
             },
             help="testing (geostl.engine.EvalConfig)",

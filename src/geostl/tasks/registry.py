@@ -13,9 +13,16 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
+    import xarray as xr
+
+    #: ``forecast(ckpt, sources, issue) -> forecast Dataset`` (see :attr:`Task.forecast`)
+    TaskForecast = Callable[[dict, dict[str, xr.Dataset], np.datetime64 | None], xr.Dataset]
 
 __all__ = ["TASKS", "Task", "ready_config", "task_of"]
 
@@ -33,6 +40,14 @@ class Task:
     #: ``build_model(model_cfg, meta) -> nn.Module``: rebuilds the task's model from the
     #: ``constructor_args`` a checkpoint stores (``model_cfg["task"]`` names the task)
     build_model: Callable[..., Any] | None = None
+    #: ``forecast(ckpt, sources, issue) -> xr.Dataset``: an operational forecast (no truth
+    #: needed) from ``ckpt``, the loaded checkpoint dict, and ``sources``, ``{source name:
+    #: Dataset}`` for the run config's ``data.sources`` with the user's files in place of the
+    #: training ones; ``issue`` is the issue time (the last input time), None = the last time
+    #: that ends a complete input window. The result has the forecast Dataset layout of
+    #: :mod:`geostl.outputs.netcdf` with one ``init_time`` (grid dims where the task has a
+    #: grid). None: the task makes no operational forecasts (``geostl forecast`` refuses it).
+    forecast: TaskForecast | None = None
 
 
 class _TaskRegistry:

@@ -35,7 +35,7 @@ from geostl.runconfig import ConfigError
 from geostl.tasks.enso.targets import nino34_box_mean, targets_from_indices
 from geostl.tasks.enso.windows import EnsoStats, crop_latitudes, fit_stats, make_windows
 
-__all__ = ["EnsoContext", "EnsoDataset", "build_enso_datasets"]
+__all__ = ["EnsoContext", "EnsoDataset", "build_enso_datasets", "model_grid"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,22 @@ class EnsoDataset(torch.utils.data.Dataset):
         }
 
 
+def model_grid(field: xr.DataArray, data_cfg: Mapping[str, Any]) -> xr.DataArray:
+    """The SST field on the model's grid: rows in ``data.lat_range``, then every
+    ``data.stride``-th row and column (lazy; the values are not read).
+
+    Args:
+        field: (time, lat, lon) the ``sst`` source's ``data.variable``.
+        data_cfg: the task's ``data`` section.
+    """
+    south, north = (float(v) for v in data_cfg["lat_range"])
+    out = crop_latitudes(field, south, north)
+    stride = int(data_cfg["stride"])
+    if stride > 1:
+        out = out.isel(lat=slice(None, None, stride), lon=slice(None, None, stride))
+    return out
+
+
 def _month(text: str, key: str) -> np.datetime64:
     try:
         return np.datetime64(str(text), "M")
@@ -136,12 +152,7 @@ def build_enso_datasets(
             raise ConfigError(
                 f"data.sources.{name}: no variable {var!r} (has {sorted(sources[name].data_vars)})"
             )
-    south, north = (float(v) for v in data_cfg["lat_range"])
-    sst = crop_latitudes(sources["sst"][data_cfg["variable"]], south, north)
-    stride = int(data_cfg["stride"])
-    if stride > 1:
-        sst = sst.isel(lat=slice(None, None, stride), lon=slice(None, None, stride))
-    sst = sst.load()
+    sst = model_grid(sources["sst"][data_cfg["variable"]], data_cfg).load()
     table = sources["indices"]
     if data_cfg["index"] != "nino34_anom":
         table = table.rename({data_cfg["index"]: "nino34_anom"})

@@ -18,6 +18,10 @@ the same test windows:
 The SST head's lead-1 field also gives a Niño 3.4 index the Earthformer way (box mean minus
 the train months' box-mean climatology), scored against the observed index; the same route
 on the observed field checks the derivation itself.
+
+``geostl.load(ckpt).forecast(sst)`` calls the task's ``forecast``,
+:func:`geostl.tasks.enso.forecast.forecast_enso`: the index and phase forecast from the SST
+months up to an issue month.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from geostl.metrics.table import _atomic_write
 from geostl.runconfig import ConfigError, open_sources, run_dir, save_config
 from geostl.tasks.enso.dataset import EnsoDataset, build_enso_datasets
 from geostl.tasks.enso.figures import plot_confusion, plot_index_forecasts
+from geostl.tasks.enso.forecast import forecast_enso
 from geostl.tasks.enso.forecaster import NET_KEYS, EnsoForecaster, build_enso_model
 from geostl.tasks.enso.schema import ENSO_SPEC
 from geostl.tasks.enso.scores import IndexSums, threshold_phase
@@ -305,5 +310,6 @@ TASKS.register(
         test=test_enso,
         description="ENSO multi-task ConvLSTM: next-month SST, Nino 3.4 index and phase",
         build_model=build_enso_model,
+        forecast=forecast_enso,
     )
 )

@@ -66,6 +66,21 @@ def fit_stats(sst: np.ndarray, index: np.ndarray) -> EnsoStats:
     )
 
 
+def normalise_frames(sst: np.ndarray, stats: EnsoStats, ocean: np.ndarray) -> np.ndarray:
+    """The model's input frames of SST months: z-scored, land 0, longitude first.
+
+    Args:
+        sst: (T, lat, lon) °C (the configured variable's units), NaN on land.
+        stats: the training months' constants.
+        ocean: (lat, lon) bool, the cells that are ocean in the model's mask.
+
+    Returns:
+        (T, lon, lat) float64 normalised SST, 0 outside ``ocean``.
+    """
+    z = (sst.astype(np.float64) - stats.sst_mean) / stats.sst_std
+    return np.where(ocean[None], z, 0.0).transpose(0, 2, 1)  # (T, lon, lat) as the seed
+
+
 def make_windows(
     sst: np.ndarray,
     index: np.ndarray,
@@ -88,8 +103,7 @@ def make_windows(
         raise ValueError(
             f"windows of {n_input} inputs + {n_leads} leads do not fit in {months} months"
         )
-    z = (sst.astype(np.float64) - stats.sst_mean) / stats.sst_std
-    z = np.where(ocean[None], z, 0.0).transpose(0, 2, 1)  # (T, lon, lat) as the seed
+    z = normalise_frames(sst, stats, ocean)
     zi = (index - stats.index_mean) / stats.index_std
     x = np.stack([z[s : s + n_input] for s in starts])[:, :, None]
     y_sst = np.stack([z[s + n_input] for s in starts])[:, None]
