@@ -45,7 +45,8 @@ def test_demo_forecast_netcdf_has_the_input_grid(demo_dir):
     np.testing.assert_array_equal(maps["lon"].values, tec["lon"].values)
     t_out = TEC_DEMO_CONFIG["window"]["t_out"]
     assert maps["tec"].dims == ("init_time", "lead_time", "lat", "lon")
-    assert maps.sizes["lead_time"] == t_out and maps["tec"].attrs["units"] == "TECU"
+    assert maps.sizes["lead_time"] == t_out and maps["tec"].attrs["units"] == "1e16 m-2"
+    assert maps["tec"].attrs["units_common_name"] == "TECU"  # CF files spell TECU for UDUNITS
     leads = maps["lead_time"].values.astype("timedelta64[m]").astype(int)
     np.testing.assert_array_equal(leads, 15 * np.arange(1, t_out + 1))
     first_init = np.datetime64(TEC_DEMO_CONFIG["splits"]["test"]["start"]) + np.timedelta64(

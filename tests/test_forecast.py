@@ -8,7 +8,6 @@ run config's own WindowDataset (built from the built-in sample, both days) score
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -178,11 +177,13 @@ def test_relative_source_paths_follow_their_config_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_geostl_test_runs_from_another_directory(tmp_path, monkeypatch):
-    """A run whose maps are files named relative to its config, tested from elsewhere."""
+def test_geostl_test_runs_from_another_directory(tiny_run, tmp_path, monkeypatch):
+    """A checkpoint whose config names map files (absolute, as the loader stores relative
+    ones), tested from another directory; then, the maps moved, re-pointed with --data."""
     import shutil
 
     from geostl.cli import main
+    from geostl.engine.checkpoint import save_checkpoint
 
     project = tmp_path / "project"
     (project / "maps").mkdir(parents=True)
@@ -192,23 +193,26 @@ def test_geostl_test_runs_from_another_directory(tmp_path, monkeypatch):
         f"_base_: {CONFIG}\n"
         "data:\n  sources:\n    maps: {paths: ['maps/uqrg1*.19i.gz'], format: ionex}\n"
     )
-    monkeypatch.chdir(project)
-    overrides = [f"run.dir={project / 'runs'}", "run.name=files", *TINY]
-    assert main(["train", "--config", "run.yaml", *overrides]) == 0
-    ckpt = project / "runs" / "files" / "best.pt"
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    cfg = load_config([project / "run.yaml"], TINY)
+    assert cfg["data"]["sources"]["maps"]["paths"] == [str(project / "maps" / "uqrg1*.19i.gz")]
+    ckpt = load_checkpoint(tiny_run)  # the same model, its config now reading the files
+    ckpt["config"] = {**ckpt["config"], "data": {**ckpt["config"]["data"],
+                                                  "sources": cfg["data"]["sources"]}}  # fmt: skip
+    path = save_checkpoint(project / "runs" / "files" / "best.pt", ckpt)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert main(["test", "--ckpt", str(ckpt), "--out", "scored"]) == 0
-    assert (elsewhere / "scored" / "metrics.json").is_file()
-    # --data re-points a source: the maps moved
+    assert main(["test", "--ckpt", str(path), "--out", "scored"]) == 0
+    scored = json.loads((elsewhere / "scored" / "metrics.json").read_text())
     moved = tmp_path / "moved"
     shutil.move(project / "maps", moved)
-    assert main(["test", "--ckpt", str(ckpt), "--out", "gone"]) == 2
-    code = main(["test", "--ckpt", str(ckpt), "--out", "again", "--data",
+    assert main(["test", "--ckpt", str(path), "--out", "gone"]) == 2  # the files are gone
+    code = main(["test", "--ckpt", str(path), "--out", "again", "--data",
                  f"maps={moved}/uqrg1150.19i.gz,{moved}/uqrg1160.19i.gz"])  # fmt: skip
     assert code == 0
-    assert os.path.isfile(elsewhere / "again" / "metrics.json")
+    again = json.loads((elsewhere / "again" / "metrics.json").read_text())
+    assert again["tables"] == scored["tables"]
 
 
 def _pipeline_forecast(ckpt_path: Path, issue: np.datetime64) -> np.ndarray:
