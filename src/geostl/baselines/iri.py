@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-__all__ = ["IRI_ALTITUDES_KM", "iri_tec"]
+__all__ = ["IRI_ALTITUDES_KM", "f107_at", "iri_tec"]
 
 #: UTs per PyIRI call (its profiles take UT x 195 altitudes x grid float64: 8 UTs on the
 #: IONEX grid are about 65 MB)
@@ -37,6 +38,47 @@ def _pyiri():
             '(pip install "geostl[iri]") or remove iri from eval.baselines'
         ) from err
     return PyIRI, library
+
+
+def f107_at(series: xr.DataArray, issue_times: np.ndarray, where: str = "iri F10.7") -> np.ndarray:
+    """The F10.7 known at each issue time, from a driver series on its own time axis.
+
+    The value is the latest sample stamped at or before the issue time that is still current
+    (``previous`` of :mod:`geostl.data.align`: less than one sample interval old, the interval
+    inferred from the stamps); nothing later than the issue time is read.
+
+    Args:
+        series: (time,) F10.7 [sfu] (e.g. OMNI2's daily flux on its hourly axis).
+        issue_times: (B,) datetime64 issue times (the last input map of each forecast).
+        where: how the error messages name the series (e.g. ``omni.f107``).
+
+    Returns:
+        (B,) float64 F10.7 [sfu].
+
+    Raises:
+        ValueError: ``series`` is not one time axis, or has no current, finite value at some
+            issue time (naming the first such time).
+    """
+    from geostl.data.align import align_indices, infer_interval
+
+    if series.dims != ("time",):
+        raise ValueError(f"{where}: expected a (time,) series, got dims {series.dims}")
+    stamps = np.asarray(series["time"].values).astype("datetime64[ns]")
+    values = np.asarray(series.values, dtype=np.float64)
+    issue = np.asarray(issue_times).astype("datetime64[ns]")
+    interval = infer_interval(stamps, where)
+    i0, _, _, found = align_indices(stamps, issue, "previous", interval, where)
+    out = np.where(found, values[i0], np.nan)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        k = int(np.argmax(bad))
+        why = "it is NaN" if found[k] else f"no sample in the {pd.Timedelta(interval)} before it"
+        raise ValueError(
+            f"{where}: no F10.7 at the issue time {pd.Timestamp(issue[k])}: {why} "
+            f"({int(bad.sum())} of {bad.size} issue times; the series holds "
+            f"{pd.Timestamp(stamps[0])} .. {pd.Timestamp(stamps[-1])})"
+        )
+    return out
 
 
 def iri_tec(
@@ -61,8 +103,13 @@ def iri_tec(
     times = np.asarray(valid_times).astype("datetime64[ns]")
     b, t = times.shape
     flux = np.broadcast_to(np.asarray(f107, dtype=np.float64), (b,))
-    if not np.all(np.isfinite(flux)) or np.any(flux <= 0):
-        raise ValueError(f"iri: F10.7 must be positive and finite, got {flux[~(flux > 0)][:3]}")
+    bad = ~(np.isfinite(flux) & (flux > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"iri: F10.7 must be positive and finite (sfu), got {flux[i]} for the forecast "
+            f"valid from {pd.Timestamp(times[i, 0])} ({int(bad.sum())} of {b} forecasts)"
+        )
     lats = np.asarray(lat, dtype=np.float64)
     lons = np.asarray(lon, dtype=np.float64)
     grid_lon, grid_lat = np.meshgrid(lons, lats)
