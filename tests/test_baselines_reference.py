@@ -47,8 +47,10 @@ def _ionex_text(epochs: list[tuple[int, ...]], maps: np.ndarray) -> str:
         body.append(_record("".join(f"{v:6d}" for v in epoch), "EPOCH OF CURRENT MAP"))
         for lat, row in zip(LAT, values, strict=True):
             body.append(
-                _record(f"  {lat:6.1f}{-180.0:6.1f}{180.0:6.1f}{90.0:6.1f}{450.0:6.1f}",
-                        "LAT/LON1/LON2/DLON/H")  # fmt: skip
+                _record(
+                    f"  {lat:6.1f}{-180.0:6.1f}{180.0:6.1f}{90.0:6.1f}{450.0:6.1f}",
+                    "LAT/LON1/LON2/DLON/H",
+                )  # fmt: skip
             )
             body.append("".join(f"{int(v):5d}" for v in row))
         body.append(_record(f"{k:6d}", "END OF TEC MAP"))
@@ -106,8 +108,11 @@ def test_a_valid_time_the_file_lacks_names_the_time_and_the_file(tmp_path):
 def test_another_grid_units_or_variable_is_an_error(tmp_path):
     path, _ = _hand_made(tmp_path)
     ref = _open(path)
-    with pytest.raises(ValueError, match=r"CODE \(cod0010.20p\): its lat grid \(3 points, 10 \.\. "
-                       r"-10\) differs from the targets' \(3 points, -10 \.\. 10\).*regrid"):
+    with pytest.raises(
+        ValueError,
+        match=r"CODE \(cod0010.20p\): its lat grid \(3 points, 10 \.\. "
+        r"-10\) differs from the targets' \(3 points, -10 \.\. 10\).*regrid",
+    ):
         check_reference(ref, ["tec"], {"lat": LAT[::-1], "lon": LON}, where="CODE")  # fmt: skip
     with pytest.raises(ValueError, match=r"its lon grid \(5 points.*\(4 points"):
         check_reference(ref, ["tec"], {"lat": LAT, "lon": LON[:-1]})

@@ -210,6 +210,9 @@ class _ExtraBaselines:
             )
         self.maps = sources[dataset.schema.target_source] if sources is not None else None
         if self.iri:
+            from geostl.baselines.iri import require_pyiri
+
+            require_pyiri()  # before any window is run
             self._iri_driver(dataset, sources, cfg.iri_f107)
         self.references = (
             open_sources(cfg.references, section="eval.references") if cfg.references else {}
