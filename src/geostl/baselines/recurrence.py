@@ -52,7 +52,7 @@ def recurrence_forecast(
     da: xr.DataArray,
     valid_times: np.ndarray,
     dims: tuple[str, str] = ("lat", "lon"),
-    period: np.timedelta64 = SOLAR_ROTATION,
+    period: np.timedelta64 | pd.Timedelta = SOLAR_ROTATION,
     where: str = "27-day persistence",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The maps one ``period`` before each valid time.
@@ -61,7 +61,7 @@ def recurrence_forecast(
         da: the observed maps (time, lat, lon) in physical units (e.g. the target source).
         valid_times: (B, T) datetime64 valid times of the forecasts.
         dims: the grid dims of ``da``.
-        period: the recurrence period (27 days).
+        period: the recurrence period (27 days; any positive timedelta).
         where: the name used in the error message.
 
     Returns:
@@ -69,10 +69,16 @@ def recurrence_forecast(
         and its finiteness.
 
     Raises:
-        ValueError: ``da`` has no map at some ``t - period`` (naming the first such time):
-            the source must reach back one period before the first valid time.
+        ValueError: ``da`` has no map at some ``t - period`` (naming the first such time and
+            ``where``): the source must reach back one period before the first valid time.
+            A map that is there but NaN at a pixel is no error: that pixel is invalid.
     """
-    back = np.asarray(valid_times).astype("datetime64[ns]") - period.astype("timedelta64[ns]")
-    days = int(period / np.timedelta64(1, "D"))
-    values = maps_at(da, back, dims, f"{where} ({days} days before the valid times)")
+    step = pd.Timedelta(period).to_timedelta64().astype("timedelta64[ns]")
+    if step <= np.timedelta64(0, "ns"):
+        raise ValueError(f"{where}: the period must be positive, got {pd.Timedelta(step)}")
+    times = np.asarray(valid_times).astype("datetime64[ns]")
+    if times.ndim != 2:
+        raise ValueError(f"{where}: valid_times must be (B, T), got shape {times.shape}")
+    days = float(step / np.timedelta64(1, "D"))
+    values = maps_at(da, times - step, dims, f"{where} ({days:g} days before the valid times)")
     return values, np.isfinite(values)

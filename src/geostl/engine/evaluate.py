@@ -266,6 +266,7 @@ class _ExtraBaselines:
     (B, T_out, C, H', W') float64 on the sample grid, NaN where it has no value."""
 
     def __init__(self, dataset, sources, cfg: EvalConfig, baselines: list[str]) -> None:
+        from geostl.baselines.reference import check_reference
         from geostl.runconfig import open_sources
 
         self.dataset = dataset
@@ -280,35 +281,48 @@ class _ExtraBaselines:
             )
         self.maps = sources[dataset.schema.target_source] if sources is not None else None
         if self.iri:
-            from geostl.outputs.netcdf import same_units
+            from geostl.baselines.iri import require_pyiri
 
-            bad = [n for n in names if not same_units(dataset.units.get(n, ""), "TECU")]
-            if bad:
-                raise ValueError(
-                    f"eval.baselines: iri forecasts TEC (TECU); the target(s) {bad} are not TEC"
-                )
-            self.f107 = dataset.forcings.series(cfg.iri_f107)
-            if self.f107 is None:
-                raise ValueError(
-                    f"eval.iri_f107: {cfg.iri_f107!r} is not a scalar forcing channel of the run "
-                    f"(channels: {dataset.forcing_names}); name the F10.7 channel"
-                )
-        self.references = open_sources(cfg.references) if cfg.references else {}
+            require_pyiri()  # before any window is run
+            self._iri_driver(dataset, sources, cfg.iri_f107)
+        self.references = (
+            open_sources(cfg.references, section="eval.references") if cfg.references else {}
+        )
+        grid = dict(zip(self.dims, (dataset.axis.rows, dataset.axis.cols), strict=True))
         for label, ref in self.references.items():
-            for dim, want in zip(self.dims, (dataset.axis.rows, dataset.axis.cols), strict=True):
-                got = np.asarray(ref[dim].values, dtype=np.float64) if dim in ref.coords else None
-                if got is None or got.shape != want.shape or not np.allclose(got, want):
-                    raise ValueError(
-                        f"eval.references.{label}: its {dim} grid differs from the targets' "
-                        f"({want.size} points); give a regrid (e.g. regrid: iono72) as for "
-                        "the data source"
-                    )
-            missing = [n for n in names if n not in ref.data_vars]
-            if missing:
-                raise KeyError(f"eval.references.{label}: no variable(s) {missing}")
+            check_reference(ref, names, grid, dataset.units, f"eval.references.{label}")
+
+    def _iri_driver(self, dataset, sources, name: str) -> None:
+        """The F10.7 of ``eval.iri_f107``: a scalar forcing channel of the run (its value at
+        the issue step, ``self.f107`` (T,)) or ``SOURCE.VARIABLE`` of the sources
+        (``self.f107_series``, read at the issue times by :func:`f107_at`)."""
+        from geostl.outputs.netcdf import same_units
+
+        bad = [n for n in dataset.target_names if not same_units(dataset.units.get(n, ""), "TECU")]
+        if bad:
+            raise ValueError(
+                f"eval.baselines: iri forecasts TEC (TECU); the target(s) {bad} are not TEC"
+            )
+        self.f107 = dataset.forcings.series(name)
+        self.f107_name, self.f107_series = name, None
+        source, _, variable = name.partition(".")
+        if self.f107 is None and variable and sources is not None and source in sources:
+            if variable not in sources[source].data_vars:
+                raise KeyError(
+                    f"eval.iri_f107: source {source!r} has no variable {variable!r} "
+                    f"(variables: {sorted(map(str, sources[source].data_vars))})"
+                )
+            self.f107_series = sources[source][variable]
+        elif self.f107 is None:
+            raise ValueError(
+                f"eval.iri_f107: {name!r} is neither a scalar forcing channel of the run "
+                f"(channels: {dataset.forcing_names}) nor SOURCE.VARIABLE of the sources "
+                f"({sorted(sources or {})}); name the F10.7"
+            )
 
     def forecasts(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        from geostl.baselines.recurrence import maps_at, recurrence_forecast
+        from geostl.baselines.recurrence import recurrence_forecast
+        from geostl.baselines.reference import reference_files, reference_forecast
 
         if not (self.recurrence or self.iri or self.references):
             return {}
@@ -322,21 +336,26 @@ class _ExtraBaselines:
 
         if self.recurrence:
             assert self.maps is not None
+            source = f"target source {d.schema.target_source!r} ({reference_files(self.maps)})"
             planes = [
-                recurrence_forecast(self.maps[v], times, self.dims, where=f"{v} of the target "
-                                    f"source {d.schema.target_source!r}")[0]
+                recurrence_forecast(self.maps[v], times, self.dims, where=f"{v} of the {source}")[0]
                 for v in d.target_names
-            ]  # fmt: skip
+            ]
             out["persistence_27d"] = stacked(planes)
         if self.iri:
-            from geostl.baselines.iri import iri_tec
+            from geostl.baselines.iri import f107_at, iri_tec
 
-            init = d.starts[batch["index"].numpy()] + d.t_in - 1
-            tec = iri_tec(times, d.axis.rows, d.axis.cols, self.f107[init])
+            if self.f107_series is not None:
+                issue = batch["times_in"][:, -1].numpy().astype("datetime64[ns]")
+                f107 = f107_at(self.f107_series, issue, f"eval.iri_f107 {self.f107_name}")
+            else:
+                f107 = self.f107[d.starts[batch["index"].numpy()] + d.t_in - 1]
+            tec = iri_tec(times, d.axis.rows, d.axis.cols, f107)
             out["iri"] = stacked([tec] * len(d.target_names))
         for label, ref in self.references.items():
             where = f"eval.references.{label}"
-            out[label] = stacked([maps_at(ref[v], times, self.dims, where) for v in d.target_names])
+            f, _ = reference_forecast(ref, d.target_names, times, self.dims, where)
+            out[label] = adj.apply(torch.from_numpy(f), fill=float("nan"))
         return out
 
 

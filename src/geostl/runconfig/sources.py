@@ -21,7 +21,9 @@ __all__ = ["apply_transforms", "open_sources"]
 
 
 def open_sources(
-    sources: Mapping[str, Mapping[str, Any]], base_dir: str | os.PathLike | None = None
+    sources: Mapping[str, Mapping[str, Any]],
+    base_dir: str | os.PathLike | None = None,
+    section: str = "data.sources",
 ) -> dict[str, xr.Dataset]:
     """Open every source of a run config's ``data.sources``.
 
@@ -40,23 +42,25 @@ def open_sources(
             ``"every": "2h"`` (keep the epochs on multiples of the step from midnight, never
             averaging, :func:`geostl.data.subsample.subsample_time`).
         base_dir: directory that relative paths are taken from (default: the current one).
+        section: the config key the entries come from, as the errors name them (also
+            ``eval.references``, whose entries are source entries too).
 
     Returns:
         ``{NAME: xr.Dataset}`` as the ``geostl.io`` readers return them (lazy where they are).
 
     Raises:
         ConfigError: a malformed entry, an unknown sample or format, the wrong number of paths
-            or a reader option the reader does not take (naming ``data.sources.NAME``); reader
+            or a reader option the reader does not take (naming ``SECTION.NAME``); reader
             errors (missing files, bad content) pass through with the reader's message.
     """
-    check_field(sources, RUN_SPEC.keys["data"].keys["sources"], "data.sources", complete=True)
+    check_field(sources, RUN_SPEC.keys["data"].keys["sources"], section, complete=True)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     out: dict[str, xr.Dataset] = {}
     for name, entry in sources.items():
         if "sample" in entry:
             if entry["sample"] not in available():
                 raise ConfigError(
-                    f"data.sources.{name}.sample: unknown built-in sample {entry['sample']!r} "
+                    f"{section}.{name}.sample: unknown built-in sample {entry['sample']!r} "
                     f"(available: {', '.join(available())})"
                 )
             ds = sample(entry["sample"])
@@ -65,12 +69,12 @@ def open_sources(
             paths = [base / Path(p).expanduser() for p in ([raw] if isinstance(raw, str) else raw)]
             try:
                 if entry["format"] == "weatherbench":
-                    ds = _weatherbench(paths, entry, f"data.sources.{name}")
+                    ds = _weatherbench(paths, entry, f"{section}.{name}")
                 else:
-                    ds = _read(paths, entry, f"data.sources.{name}")
+                    ds = _read(paths, entry, f"{section}.{name}")
             except ConfigError as err:
-                raise ConfigError(f"data.sources.{name}: {err}") from err
-        out[name] = apply_transforms(ds, entry, f"data.sources.{name}")
+                raise ConfigError(f"{section}.{name}: {err}") from err
+        out[name] = apply_transforms(ds, entry, f"{section}.{name}")
     return out
 
 

@@ -451,8 +451,9 @@ RUN_SPEC = Section(
                 "iri_f107": _f(
                     "str",
                     "f107",
-                    help="the forcing channel whose value at the issue time drives the iri "
-                    "baseline (F10.7, sfu)",
+                    help="the F10.7 (sfu) that drives the iri baseline, taken at each issue "
+                    "time: a scalar forcing channel of the run, or SOURCE.VARIABLE of "
+                    "data.sources (e.g. omni.f107)",
                 ),
             },
             help="testing (geostl.engine.EvalConfig)",
