@@ -51,7 +51,9 @@ class Split:
         return {"start": str(self.start), "end": str(self.end)}
 
 
-def _parse_time(value: Any, where: str) -> np.datetime64:
+def parse_time(value: Any, where: str) -> np.datetime64:
+    """``value`` (anything ``pandas.Timestamp`` parses; aware times converted to UTC) as a
+    naive datetime64[ns]; an unparsable value is a ValueError naming ``where``."""
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as err:
@@ -71,8 +73,8 @@ def parse_splits(d: dict[str, Any], where: str = "splits") -> dict[str, Split]:
     out: dict[str, Split] = {}
     for name, rng in d.items():
         check_keys(rng, ("start", "end"), f"{where}.{name}", required=("start", "end"))
-        start = _parse_time(rng["start"], f"{where}.{name}.start")
-        end = _parse_time(rng["end"], f"{where}.{name}.end")
+        start = parse_time(rng["start"], f"{where}.{name}.start")
+        end = parse_time(rng["end"], f"{where}.{name}.end")
         if not start < end:
             raise ValueError(f"{where}.{name}: start {start} must be before end {end}")
         out[name] = Split(name, start, end)

@@ -25,7 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from geostl.data import DataConfig, ForcingStack, Normaliser, WindowDataset, build_static
-from geostl.data.splits import add_steps, is_month
+from geostl.data.splits import add_steps, is_month, parse_time
 from geostl.data.timeaxis import target_axis
 
 __all__ = ["IssueWindow", "issue_window", "pick_issue_time"]
@@ -104,13 +104,7 @@ def pick_issue_time(
 
     span = f"{where} holds maps {_fmt(times[0])} .. {_fmt(times[-1])}"
     if issue is not None:
-        try:
-            stamp = pd.Timestamp(issue)
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"issue time {issue!r}: not a date/time ({err})") from None
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        init = np.datetime64(stamp.value, "ns")
+        init = parse_time(issue, "issue time")
         if int(init.astype(np.int64)) not in have:
             earlier = times[present & (times <= init)]
             hint = f"; the last map before it is at {_fmt(earlier[-1])}" if earlier.size else ""
