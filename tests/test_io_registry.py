@@ -39,6 +39,13 @@ REAL_SAMPLES = {
 #: names in the real layouts that the tests generate (no sample file is shipped for these)
 LAYOUT_NAMES = {
     "cobe": ["sst189101.grb", "sst202012.grb"],
+    # the archives' own names (AIUB upper case, IGS long names from GPS week 2238)
+    "ionex": [
+        "CODG0080.20I.Z",
+        "codg3360.20i.gz",
+        "COD0OPSFIN_20223310000_01D_01H_GIM.INX.gz",
+        "UPC0OPSRAP_20240010000_01D_15M_GIM.INX",
+    ],
     "oni": ["ONI_NINO34_1854-2020.txt"],
     "taxibj": ["BJ13_M32x32_T30_InOut.h5", "BJ16_M32x32_T30_InOut.h5"],
     "iono_tfrecord": ["part-000.tfrecord"],

@@ -10,6 +10,8 @@ geostl grid --config FILE.yaml [--config MORE.yaml] [key=value ...] [--list]
 geostl demo [--out DIR]
 geostl gapfill [--out DIR] [--fraction F] [--seed S] [key=value ...]   (the ready gapfill config)
 geostl enso [--out DIR] [--epochs N] [--seed S]
+geostl fetch PRODUCT... --start DAY --end DAY [--data-dir DIR] [--jobs N] [--dry-run] [--list]
+geostl ingest FILES... --out STORE.zarr [--append] [--jobs N] [--format F]
 geostl models | samples
 """
 
@@ -161,6 +163,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=_command("enso"))
 
+    p = sub.add_parser("fetch", help="download archive files (CODE/IGS IONEX, OMNI2, SST ...)")
+    p.add_argument("products", nargs="*", help="product names (--list shows them)")
+    p.add_argument("--start", default=None, help="first day YYYY-MM-DD (inclusive)")
+    p.add_argument("--end", default=None, help="last day YYYY-MM-DD (inclusive)")
+    p.add_argument("--data-dir", default=None,
+                   help="data folder (default $GEOSTL_DATA, else the platform's cache)")  # fmt: skip
+    p.add_argument("--jobs", type=int, default=4, help="downloads at once (default 4)")
+    p.add_argument("--variables", nargs="+", default=None,
+                   help="variables of per-variable products (weatherbench: z t t2m ...)")  # fmt: skip
+    p.add_argument("--base-url", default=None,
+                   help="a mirror with the archive's layout, replacing the product's base URL")  # fmt: skip
+    p.add_argument("--netrc", default=None, help="netrc file with logins (default ~/.netrc)")
+    p.add_argument("--retries", type=int, default=3, help="retries per file, each resuming")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a server")
+    p.add_argument("--refresh", action="store_true", help="download files already on disk again")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="exit 0 although the archive lacks some files (they are still listed)")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="list the URLs and paths, fetch nothing")
+    p.add_argument("--list", action="store_true", help="list the products")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=_command("fetch"))
+
+    p = sub.add_parser("ingest", help="many source files -> one Zarr/NetCDF store (appendable)")
+    p.add_argument("files", nargs="+", help="source files or glob patterns")
+    p.add_argument("--out", required=True, help="the store: DIR.zarr (default) or FILE.nc")
+    p.add_argument("--format", default=None, help="reader of the files (default: from the names)")
+    p.add_argument("--append", action="store_true",
+                   help="add the files' new times to an existing store")  # fmt: skip
+    p.add_argument("--jobs", type=int, default=1, help="files parsed at once (processes)")
+    p.add_argument("--chunk-time", type=int, default=None,
+                   help="maps per time chunk (default: one day of maps, at least 24)")  # fmt: skip
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=_command("ingest"))
+
     p = sub.add_parser("config", help="print a resolved run config, or list the known keys")
     p.add_argument("--show", action="store_true", help="print the resolved config as YAML")
     p.add_argument("--config", action="append", default=[], help="YAML file (repeatable)")
@@ -198,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as err:
         from geostl.runconfig import ConfigError
 
-        commands = ("train", "test", "predict", "forecast", "score", "gapfill", "config")
+        commands = (
+            "train", "test", "predict", "forecast", "score", "gapfill", "config", "fetch", "ingest"
+        )  # fmt: skip
         if isinstance(err, ConfigError) or args.command in commands:
             print(f"geostl {args.command}: error: {err}", file=sys.stderr)
             return 2

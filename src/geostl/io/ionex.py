@@ -36,6 +36,8 @@ import xarray as xr
 from geostl.io._files import PathsLike, expand_paths, read_text_lines
 from geostl.io.registry import READERS
 
+__all__ = ["IonexFile", "join_ionex_files", "open_ionex", "read_ionex_file"]
+
 _FILL = 9999
 _PER_LINE = 16
 _LETTERS = re.compile("[A-Za-z]")
@@ -52,7 +54,9 @@ class _Header:
 
 
 @dataclass
-class _IonexFile:
+class IonexFile:
+    """One parsed IONEX file: its header, map epochs and TEC (and RMS) maps in TECU."""
+
     path: Path
     header: _Header
     tec_times: list[np.datetime64]
@@ -263,7 +267,7 @@ def _lat_record(line: str, path: Path, where: str) -> tuple[float, float, float,
     return vals  # type: ignore[return-value]
 
 
-def _read_one(path: Path, with_rms: bool) -> _IonexFile:
+def _read_one(path: Path, with_rms: bool) -> IonexFile:
     lines = read_text_lines(path)
     header, i = _parse_header(lines, path)
     maps: dict[str, tuple[list[np.datetime64], list[np.ndarray]]] = {
@@ -310,7 +314,7 @@ def _read_one(path: Path, with_rms: bool) -> _IonexFile:
         if rms_t != tec_t:
             raise ValueError(f"{path}: RMS map epochs differ from the TEC map epochs")
         rms = np.stack(rms_v)
-    return _IonexFile(path, header, tec_t, np.stack(tec_v), rms_t, rms)
+    return IonexFile(path, header, tec_t, np.stack(tec_v), rms_t, rms)
 
 
 def open_ionex(paths: PathsLike, rms: bool = True) -> xr.Dataset:
@@ -333,8 +337,25 @@ def open_ionex(paths: PathsLike, rms: bool = True) -> xr.Dataset:
         ValueError: truncated maps, grids that differ from the header or between files,
             overlapping files, or RMS maps in only some of the files.
     """
-    files = [_read_one(p, rms) for p in expand_paths(paths, "IONEX file")]
-    files.sort(key=lambda f: f.tec_times[0])
+    return join_ionex_files(
+        [read_ionex_file(p, rms) for p in expand_paths(paths, "IONEX file")], rms
+    )
+
+
+def read_ionex_file(path: str | os.PathLike, rms: bool = True) -> IonexFile:
+    """Parse one IONEX file (plain, ``.gz`` or ``.Z``) into its header and map arrays.
+
+    The picklable unit of work of a parallel ingest (``geostl.archives.ingest``):
+    :func:`join_ionex_files` of the parsed files is exactly :func:`open_ionex` of the paths.
+    """
+    return _read_one(Path(path), rms)
+
+
+def join_ionex_files(files: list[IonexFile], rms: bool = True) -> xr.Dataset:
+    """Join parsed IONEX files into one dataset by :func:`open_ionex`'s rules (see there)."""
+    if not files:
+        raise ValueError("no IONEX file given")
+    files = sorted(files, key=lambda f: f.tec_times[0])
     first = files[0]
     for other in files[1:]:
         h0, h1 = first.header, other.header
@@ -444,6 +465,6 @@ READERS.register(
     "ionex",
     open_ionex,
     takes="files",
-    patterns=("*.??i", "*.??i.gz", "*.??i.Z"),
+    patterns=("*.??i", "*.??i.gz", "*.??i.Z", "*.??I", "*.??I.Z", "*.INX", "*.INX.gz"),
     description="IONEX global TEC maps (IGS, CODE, UPC ...), TECU on the 2.5 x 5 deg grid",
 )
