@@ -73,7 +73,8 @@ class ArchiveServer:
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         host = (h.headers.get("Host") or "").split(":")[0]
-        self.log.append(Request(host, h.path, h.headers.get("Range"), h.headers.get("Authorization")))
+        auth = h.headers.get("Authorization")
+        self.log.append(Request(host, h.path, h.headers.get("Range"), auth))
         parts = urlsplit(h.path)
         path, query = parts.path, parse_qs(parts.query)
         if path == "/login":
@@ -120,7 +121,9 @@ class ArchiveServer:
         self._reply(h, 302, b"", {"Location": f"http://127.0.0.1:{self.port}{nxt}{sep}token=ok"})
 
     @staticmethod
-    def _reply(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         h.send_response(status)
         for k, v in (headers or {}).items():
             h.send_header(k, v)

@@ -1,4 +1,4 @@
-"""``geostl fetch`` against a local archive on the loopback interface (tests never leave the machine).
+"""``geostl fetch`` against a local archive on the loopback interface (nothing leaves the machine).
 
 The archive serves the real folder layouts and file names of AIUB (CODE) and CDDIS. Its files
 are IONEX days built from the real UQRG sample maps in the repository (four maps a day, written
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from archive_server import ArchiveServer
-from lzw_encoder import compress_lzw
 
+from archive_server import ArchiveServer
 from geostl.archives import fetch, plan
 from geostl.archives.download import netrc_credentials
 from geostl.cli import main
 from geostl.datasets import sample
 from geostl.io import open_ionex, write_ionex
+from lzw_encoder import compress_lzw
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_a_corrupted_file_is_caught_by_its_md5sum(archive, tmp_path: Path) -> No
         report = fetch(["cddis-codg"], "2020-11-30", "2020-12-02", data_dir=tmp_path,
                        base_url=_base(server))  # fmt: skip
     assert sorted(i.key for i in report.downloaded) == ["2020-11-30", "2020-12-02"]
-    (item, reason), = report.failed
+    ((item, reason),) = report.failed
     assert item.key == "2020-12-01" and "md5 checksum mismatch" in reason
     assert "MD5SUMS" in reason
     # nothing of the bad file is left under its name or as a part file
@@ -166,7 +166,7 @@ def test_an_html_page_under_the_file_name_is_refused(archive, tmp_path: Path) ->
     with _serve(page) as server:
         report = fetch(["code-final"], "2022-11-25", "2022-11-25", data_dir=tmp_path,
                        base_url=_base(server))  # fmt: skip
-    (item, reason), = report.failed
+    ((item, reason),) = report.failed
     assert "HTML page" in reason
 
 
@@ -227,7 +227,7 @@ def test_no_login_is_a_clear_failure(archive, tmp_path: Path) -> None:
     with _serve(files, protected=("/gnss/",)) as server:
         report = fetch(["cddis-codg"], "2020-11-30", "2020-11-30", data_dir=tmp_path,
                        base_url=server.url, netrc=tmp_path / "none")  # fmt: skip
-    (item, reason), = report.failed
+    ((item, reason),) = report.failed
     assert "HTTP 401" in reason and ".netrc" in reason
 
 

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from geostl.io import open_ionex
-from test_io_lzw import _compress_lzw
+from lzw_encoder import compress_lzw as _compress_lzw
 
 REAL = [
     ("uqrg11[56]0.19i.gz", "uqrg_2019-04-25_to_2019-04-26_15min.nc", 193, "UPC-IonSAT"),

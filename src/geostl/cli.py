@@ -168,18 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default=None, help="first day YYYY-MM-DD (inclusive)")
     p.add_argument("--end", default=None, help="last day YYYY-MM-DD (inclusive)")
     p.add_argument("--data-dir", default=None,
-                   help="data folder (default $GEOSTL_DATA, else the platform's cache)")  # fmt: skip
+                   help="data folder (default $GEOSTL_DATA, else the user cache)")  # fmt: skip
     p.add_argument("--jobs", type=int, default=4, help="downloads at once (default 4)")
     p.add_argument("--variables", nargs="+", default=None,
-                   help="variables of per-variable products (weatherbench: z t t2m ...)")  # fmt: skip
+                   help="variables of per-variable products (weatherbench: z t ...)")  # fmt: skip
     p.add_argument("--base-url", default=None,
-                   help="a mirror with the archive's layout, replacing the product's base URL")  # fmt: skip
+                   help="a mirror with the archive's layout (replaces the base URL)")  # fmt: skip
     p.add_argument("--netrc", default=None, help="netrc file with logins (default ~/.netrc)")
     p.add_argument("--retries", type=int, default=3, help="retries per file, each resuming")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a server")
     p.add_argument("--refresh", action="store_true", help="download files already on disk again")
     p.add_argument("--allow-missing", action="store_true",
-                   help="exit 0 although the archive lacks some files (they are still listed)")  # fmt: skip
+                   help="exit 0 although the archive lacks files (still listed)")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="list the URLs and paths, fetch nothing")
     p.add_argument("--list", action="store_true", help="list the products")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError) as err:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as err:
         from geostl.runconfig import ConfigError
 
         commands = (

@@ -393,7 +393,7 @@ def product(name: str) -> Product:
 
         hint = did_you_mean(name, PRODUCTS)
         raise ValueError(
-            f"unknown product {name!r} ({hint or 'no close match'}); known products: {', '.join(PRODUCTS)} "
-            "(geostl fetch --list describes them)"
+            f"unknown product {name!r} ({hint or 'no close match'}); known products: "
+            f"{', '.join(PRODUCTS)} (geostl fetch --list describes them)"
         )
     return PRODUCTS[name]

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:{width}s}  {p.cadence:8s} {p.reader:12s} {p.description}")
         return 0
     if not args.products:
-        print("geostl fetch: error: name at least one product (geostl fetch --list)", file=sys.stderr)
+        msg = "geostl fetch: error: name at least one product (geostl fetch --list)"
+        print(msg, file=sys.stderr)
         return 2
     root = resolve_data_dir(args.data_dir)
     if args.dry_run:
