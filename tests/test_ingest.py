@@ -139,7 +139,7 @@ def test_cli_errors_and_summary(days: list[Path], tmp_path: Path, capsys) -> Non
     store = tmp_path / "tec.zarr"
     assert main(["ingest", *map(str, days), "--out", str(store)]) == 0
     out = capsys.readouterr().out
-    assert "read 4 files" in out and "97 times 2019-04-25T00:00:00" in out
+    assert "read 4 files" in out and "97 times 2019-04-25T00:00 .. 2019-04-29T00:00" in out
     assert f"{{paths: {store}, format: zarr}}" in out
     assert main(["ingest", str(days[0]), "--out", str(store)]) == 2
     assert "exists; pass --append" in capsys.readouterr().err

@@ -77,7 +77,9 @@ def test_zarr_roundtrip_is_lazy(tmp_path: Path) -> None:
     src.chunk({"time": 2}).to_zarr(store, consolidated=False)
     ds = open_dataset(store)
     assert ds.sst.dims == ("time", "lat", "lon")
-    assert ds.sst.chunks is not None  # dask-backed, nothing loaded yet
+    # lazy without dask: nothing loaded yet, a slice reads only its chunks
+    assert not ds.sst.variable._in_memory
+    np.testing.assert_array_equal(ds.sst[2:4].values, src.sst.values[2:4])
     np.testing.assert_array_equal(ds.sst.values, src.sst.values)
     np.testing.assert_array_equal(ds.lat.values, [3.0, 1.0, -1.0, -3.0])
 

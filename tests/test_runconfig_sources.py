@@ -19,8 +19,12 @@ BASE_ONLY = {"iono_data.yaml"}
 # `geostl grid` configs (a `grid:` section; loaded and expanded in tests/test_grid_config.py)
 GRID_CONFIGS = {p.name for p in CONFIGS.glob("grid_*.yaml")}
 FILES = sorted(p for p in CONFIGS.glob("*.yaml") if p.name not in BASE_ONLY | GRID_CONFIGS)
+# configs on stores built by geostl fetch + ingest (docs/archives.md), not on the built-in data
+ARCHIVE_CONFIGS = {"iono_code_convlstm.yaml"}
 # the configs on the TEC demo's data (others, e.g. t2m_simvp.yaml, are tested beside their data)
-TEC_FILES = [p for p in FILES if p.name.startswith(("tec_", "iono_"))]
+TEC_FILES = [
+    p for p in FILES if p.name.startswith(("tec_", "iono_")) and p.name not in ARCHIVE_CONFIGS
+]
 
 
 def test_configs_folder_is_complete() -> None:
@@ -43,6 +47,22 @@ def test_every_config_loads_and_its_data_section_builds(path: Path) -> None:
     for attr in ("schema", "splits", "t_in", "t_out", "fixed", "norm_method", "future_forcings"):
         assert getattr(dc, attr) == getattr(demo, attr), attr
     assert set(cfg["data"]["sources"]) == {"maps", "omni"}
+
+
+def test_the_archive_config_is_the_seed_model_on_ingested_stores() -> None:
+    cfg = load_config([CONFIGS / "iono_code_convlstm.yaml"])
+    seed = load_config([CONFIGS / "iono_convlstm.yaml"])
+    channels = load_config([CONFIGS / "iono_convlstm.yaml", CONFIGS / "iono_data.yaml"])
+    assert cfg["model"] == seed["model"] and cfg["train"] == seed["train"]
+    assert cfg["data"]["schema"] == channels["data"]["schema"]
+    assert len(cfg["data"]["schema"]["forcings"]) == 15  # + TEC: the seed's 16 channels
+    maps, omni = cfg["data"]["sources"]["maps"], cfg["data"]["sources"]["omni"]
+    assert (maps["format"], maps["regrid"], maps["every"]) == ("zarr", "iono72", "2h")
+    assert omni["format"] == "zarr"
+    assert maps["paths"] == str(CONFIGS.parent / "stores" / "code_final_2014-2020.zarr")
+    assert (cfg["data"]["window"]["t_in"], cfg["data"]["window"]["t_out"]) == (12, 48)
+    dc = DataConfig.from_dict({k: v for k, v in cfg["data"].items() if k != "sources"})
+    assert [str(s.start)[:4] for s in dc.splits.values()] == ["2014", "2019", "2020"]
 
 
 def test_iono_configs_carry_the_seed_settings() -> None:

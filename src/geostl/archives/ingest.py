@@ -7,7 +7,7 @@ read (IONEX in parallel processes, one file each, then joined by exactly
 shared by consecutive days kept once, from the later file), and written as one store:
 
 - **Zarr** (default, a folder ``*.zarr``): chunks of ``chunk_time`` maps by the full grid, so
-  an input window reads one or two chunks; zarr's default compressor; written to a temporary
+  an input window reads one or two chunks; zlib level 4 compression; written to a temporary
   folder and renamed, so a failed ingest leaves no half store.
 - **NetCDF** (``*.nc``): the same chunks, zlib level 4, written atomically.
 
@@ -78,7 +78,11 @@ class IngestReport:
 
     def summary(self) -> str:
         """The lines ``geostl ingest`` prints."""
-        span = f"{self.first} .. {self.last}" if self.first is not None else "empty"
+        if self.first is not None and self.last is not None:
+            first = np.datetime_as_string(self.first, unit="m")
+            span = f"{first} .. {np.datetime_as_string(self.last, unit='m')}"
+        else:
+            span = "empty"
         rate = len(self.files) / self.read_seconds if self.read_seconds > 0 else float("nan")
         return (
             f"read {len(self.files)} files in {self.read_seconds:.1f} s ({rate:.1f} files/s), "
@@ -315,10 +319,21 @@ def _encoding(ds: xr.Dataset, kind: str, chunk: int) -> dict[str, dict]:
             continue
         chunks = tuple(chunk if d == "time" else ds.sizes[d] for d in v.dims)
         if kind == "zarr":
-            enc[str(name)] = {"chunks": chunks}
+            enc[str(name)] = {"chunks": chunks, **_zarr_compressor()}
         else:
             enc[str(name)] = {"chunksizes": chunks, "zlib": True, "complevel": 4}
     return enc
+
+
+def _zarr_compressor() -> dict:
+    """zlib level 4, as the NetCDF stores: on TEC maps smaller than zarr's default Blosc-LZ4
+    (1.28 against 2.42 MB for the built-in sample's maps) and as fast to read."""
+    import numcodecs
+    import zarr
+
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        return {"compressors": (numcodecs.Zlib(level=4),)}
+    return {"compressor": numcodecs.Zlib(level=4)}
 
 
 def _zarr_kwargs() -> dict:

@@ -83,7 +83,8 @@ def _open_one(path: Path, fmt: str) -> xr.Dataset:
     if fmt == "netcdf":
         return xr.open_dataset(path, engine=_netcdf_engine(path), chunks=None)
     if fmt == "zarr":
-        return xr.open_zarr(path, consolidated=_has_consolidated_metadata(path))
+        # chunks=None: lazy indexing without dask, so a window reads its chunks directly
+        return xr.open_zarr(path, consolidated=_has_consolidated_metadata(path), chunks=None)
     if fmt == "grib":
         _require_cfgrib()
         return xr.open_dataset(

@@ -40,7 +40,9 @@ def open_sources(
             transforms, applied in this order after reading: ``"regrid": "iono72"|"native"``
             (IONEX 71 x 73 -> 72 x 72 or 71 x 72, :func:`geostl.tasks.iono.regrid.regrid_ionex`) and
             ``"every": "2h"`` (keep the epochs on multiples of the step from midnight, never
-            averaging, :func:`geostl.data.subsample.subsample_time`).
+            averaging, :func:`geostl.data.subsample.subsample_time`); then ``"load": true``
+            reads the source into memory once (windows then cost no disk reads: for a store
+            that fits in memory; the default reads each window from disk, lazily).
         base_dir: directory that relative paths are taken from (default: the current one).
         section: the config key the entries come from, as the errors name them (also
             ``eval.references``, whose entries are source entries too).
@@ -122,6 +124,8 @@ def apply_transforms(ds: xr.Dataset, entry: Mapping[str, Any], where: str) -> xr
             ds = regrid_ionex(ds, entry["regrid"], where)
         if entry.get("every") is not None:
             ds = subsample_time(ds, entry["every"], where)
+        if entry.get("load"):
+            ds = ds.load()
     except (ValueError, TypeError) as err:
         raise ConfigError(str(err)) from err
     return ds

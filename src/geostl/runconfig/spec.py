@@ -128,17 +128,18 @@ class Section:
 
 def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) -> None:
     """``data.sources``: ``{NAME: {sample: str} | {paths: str | [str, ...], format: str}}``,
-    each optionally with ``regrid`` (``native`` | ``iono72``) and ``every`` (e.g. ``2h``)."""
+    each optionally with ``regrid`` (``native`` | ``iono72``), ``every`` (e.g. ``2h``) and
+    ``load`` (read into memory once, after the transforms)."""
     expected = (
         f"expected {{sample: NAME}} or {{paths: [...], format: {'|'.join(SOURCE_FORMATS)}}}, "
-        "optionally with regrid and every"
+        "optionally with regrid, every and load"
     )
     for name, entry in value.items():
         key = f"{dotted}.{name}"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"config key {key!r}{_where(origin)}: {expected}, got {entry!r}")
         keys = set(entry)
-        allowed = ["every", "format", "paths", "reader", "regrid", "sample", "weatherbench"]
+        allowed = ["every", "format", "load", "paths", "reader", "regrid", "sample", "weatherbench"]
         for k in keys:
             if k not in allowed:
                 raise _unknown(str(k), f"{key}.{k}", allowed, origin)
@@ -148,6 +149,8 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
             )
         if "every" in keys:
             check_field(entry["every"], Field("str"), key + ".every", origin)
+        if "load" in keys:
+            check_field(entry["load"], Field("bool"), key + ".load", origin)
         if "weatherbench" in keys and not isinstance(entry["weatherbench"], Mapping):
             raise ConfigError(
                 f"config key {key + '.weatherbench'!r}{_where(origin)}: expected a mapping "
@@ -170,7 +173,7 @@ def _check_sources(value: Any, dotted: str, origin: str | None, complete: bool) 
                 f"reader takes options ({', '.join(with_options)}), got format "
                 f"{entry.get('format')!r}"
             )
-        core = keys - {"regrid", "every", "weatherbench", "reader"}
+        core = keys - {"regrid", "every", "load", "weatherbench", "reader"}
         if "weatherbench" in keys and entry.get("format") != "weatherbench":
             raise ConfigError(
                 f"config key {key + '.weatherbench'!r}{_where(origin)}: only with "
