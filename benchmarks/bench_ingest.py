@@ -74,7 +74,7 @@ def write_days(folder: Path, n: int, first: dt.date = dt.date(2014, 1, 1)) -> li
         name = f"codg{day.timetuple().tm_yday:03d}0.{day.year % 100:02d}i.gz"
         path = folder / "ionex" / str(day.year) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(gzip.compress(_moved(templates[k % 2], shift).encode(), 6, mtime=0))
+        path.write_bytes(gzip.compress(_moved(templates[k % 2], shift).encode(), mtime=0))
         paths.append(path)
     return paths
 
