@@ -10,6 +10,7 @@ import pytest
 
 from geostl.commands.demo import TEC_DEMO_CONFIG
 from geostl.data import DataConfig, build_datasets
+from geostl.data.splits import check_splits
 from geostl.datasets import sample
 from geostl.runconfig import ConfigError, load_config, open_sources
 
@@ -63,6 +64,7 @@ def test_the_archive_config_is_the_seed_model_on_ingested_stores() -> None:
     assert (cfg["data"]["window"]["t_in"], cfg["data"]["window"]["t_out"]) == (12, 48)
     dc = DataConfig.from_dict({k: v for k, v in cfg["data"].items() if k != "sources"})
     assert [str(s.start)[:4] for s in dc.splits.values()] == ["2014", "2019", "2020"]
+    check_splits(dc.splits, dc.t_in + dc.t_out, np.timedelta64(2, "h"))  # a window apart
 
 
 def test_iono_configs_carry_the_seed_settings() -> None:

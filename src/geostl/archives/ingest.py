@@ -83,12 +83,20 @@ class IngestReport:
             span = f"{first} .. {np.datetime_as_string(self.last, unit='m')}"
         else:
             span = "empty"
-        rate = len(self.files) / self.read_seconds if self.read_seconds > 0 else float("nan")
+        if self.files:
+            rate = len(self.files) / self.read_seconds if self.read_seconds > 0 else float("inf")
+            read = f"read {len(self.files)} files in {self.read_seconds:.1f} s ({rate:.1f} files/s)"
+        else:
+            read = "nothing new to read"
+        if self.skipped:
+            read += f"; {len(self.skipped)} files skipped: the store already holds them"
+        boundary = ""
+        if self.replaced:
+            boundary = f", {self.replaced} day-boundary map{'s' if self.replaced > 1 else ''} "
+            boundary += "replaced by the later file's"
         return (
-            f"read {len(self.files)} files in {self.read_seconds:.1f} s ({rate:.1f} files/s), "
-            f"skipped {len(self.skipped)} already in the store\n"
-            f"{self.store}: {self.times} times {span} ({self.added} added, "
-            f"{self.replaced} day-boundary maps replaced) in {self.seconds:.1f} s"
+            f"{read}\n{self.store}: {self.times} times {span} ({self.added} added{boundary}) "
+            f"in {self.seconds:.1f} s"
         )
 
 
