@@ -165,6 +165,40 @@ def test_hand_worked_2x2_one_masked_pixel_with_latitude_weights():
     assert t.value("n_valid", "x", "+15 min", "count") == 3
 
 
+def test_skill_against_an_exact_reference_is_undefined_and_the_table_is_strict_json(tmp_path):
+    """A reference that matches the target at one lead (MSE 0) has no skill score there: NaN,
+    not -inf, and the table writes as strict JSON (NaN as null) and reads back.
+
+    Lead 1: pred - target = 1 everywhere, reference exact -> skill undefined.
+    Lead 2: pred - target = 1, reference - target = 2 -> skill = 1 - 1 / 4 = 0.75.
+    """
+    target = torch.zeros(1, 2, 1, 2, 2)
+    pred = target + 1.0
+    ref = target.clone()
+    ref[:, 1] = 2.0
+    fm = ForecastMetrics(["x"], ["+1 h", "+2 h"])
+    fm.update(pred, target, references={"persistence": ref})
+    t = fm.compute()
+    assert math.isnan(t.value("skill_persistence", "x", "+1 h", "plain"))
+    assert t.value("skill_persistence", "x", "+2 h", "plain") == pytest.approx(0.75)
+    assert t.value("skill_persistence", "x", "all", "plain") == pytest.approx(1 - 2 / 4)
+    t.to_json(tmp_path / "m.json")
+    back = type(t).from_json(tmp_path / "m.json")
+    assert math.isnan(back.value("skill_persistence", "x", "+1 h", "plain"))
+    assert back.value("skill_persistence", "x", "+2 h", "plain") == pytest.approx(0.75)
+
+
+def test_an_infinite_value_survives_strict_json(tmp_path):
+    """PSNR is +inf for an exactly matched frame: written as "inf", read back as inf."""
+    from geostl.metrics.table import MetricTable
+
+    rows = [{"metric": "psnr", "channel": "x", "lead": "+1 h", "weighting": "frame",
+             "value": math.inf}]  # fmt: skip
+    table = MetricTable(rows, {}, {}, {})
+    table.to_json(tmp_path / "t.json")
+    assert MetricTable.from_json(tmp_path / "t.json").value("psnr", "x", "+1 h", "frame") == math.inf
+
+
 def test_hand_worked_area_mask():
     """area_mask = [[0, 1], [2, 1]] (float), everything valid, no lat.
 

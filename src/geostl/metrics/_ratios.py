@@ -57,7 +57,8 @@ def _notes(weightings: list[str], refs: list[str], has_acc: bool, image: bool) -
         )
     for r in refs:
         notes[f"skill_{r}"] = (
-            f"1 - MSE(model) / MSE({r}), both weighted MSEs {pooled}; > 0: better than {r}"
+            f"1 - MSE(model) / MSE({r}), both weighted MSEs {pooled}; > 0: better than {r}; "
+            f"nan (undefined) where {r} is exact (its MSE is 0)"
         )
     if image:
         notes["ssim"] = (
@@ -119,7 +120,9 @@ def forecast_rows(fm: ForecastMetrics) -> MetricTable:
                 vb = S["acc/bb"] / W - mb * mb
                 emit("acc_centred", g, cov / torch.sqrt(va * vb))
             for r in refs:
-                emit(f"skill_{r}", g, 1.0 - S["se"] / S[f"ref:{r}/se"])
+                ref_se = S[f"ref:{r}/se"]
+                skill = 1.0 - S["se"] / ref_se
+                emit(f"skill_{r}", g, torch.where(ref_se > 0, skill, torch.nan))
         emit("n_valid", "count", _with_all(s["n_valid"]))
         if fm.image_metrics and "img/frames" in s:
             for key in ("ssim", "psnr"):

@@ -41,11 +41,16 @@ def _fmt(v: float) -> str:
     return "nan" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}"
 
 
-def _json_value(v: float) -> float | None:
-    return None if math.isnan(v) else v
+def _json_value(v: float) -> float | str | None:
+    """Strict JSON: NaN as null, +-inf (an exact PSNR) as the strings "inf" / "-inf"."""
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
 
 
-def _json_float(v: float | None) -> float:
+def _json_float(v: float | str | None) -> float:
     return math.nan if v is None else float(v)
 
 
