@@ -196,7 +196,8 @@ def test_an_infinite_value_survives_strict_json(tmp_path):
              "value": math.inf}]  # fmt: skip
     table = MetricTable(rows, {}, {}, {})
     table.to_json(tmp_path / "t.json")
-    assert MetricTable.from_json(tmp_path / "t.json").value("psnr", "x", "+1 h", "frame") == math.inf
+    back = MetricTable.from_json(tmp_path / "t.json")
+    assert back.value("psnr", "x", "+1 h", "frame") == math.inf
 
 
 def test_hand_worked_area_mask():
