@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=3e-4")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress lines (train.log has them)")
     p.set_defaults(func=_command("train"))
 
     p = sub.add_parser("test", help="evaluate a checkpoint against the baselines")
@@ -231,14 +232,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as err:
+    except KeyboardInterrupt:
+        print(f"geostl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (KeyError, ValueError, OSError) as err:
         from geostl.runconfig import ConfigError
 
         commands = (
-            "train", "test", "predict", "forecast", "score", "gapfill", "config", "fetch", "ingest"
+            "train", "test", "predict", "forecast", "score", "gapfill", "config", "fetch", "ingest",
+            "demo",
         )  # fmt: skip
         if isinstance(err, ConfigError) or args.command in commands:
-            print(f"geostl {args.command}: error: {err}", file=sys.stderr)
+            text = str(err)
+            if isinstance(err, OSError) and err.strerror and err.filename is None:
+                text = err.strerror  # OSError(errno, message): the message without "[Errno N]"
+            print(f"geostl {args.command}: error: {text}", file=sys.stderr)
             return 2
         raise
 

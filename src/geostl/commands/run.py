@@ -24,6 +24,7 @@ Everything a run writes lands in its run directory::
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ def train(
     progress: bool | None = None,
     figures: bool = True,
     sources: Mapping[str, Any] | None = None,
+    quiet: bool = False,
 ) -> Path:
     """Train the configured model, then evaluate its best checkpoint on the test split.
 
@@ -106,14 +108,16 @@ def train(
     """
     seed_everything(int(cfg["train"]["seed"]))
     out = run_dir(cfg)
+    check_writable(out)
     sources, datasets = prepare(cfg, sources=sources)
     model = build_forecaster(cfg["model"], meta_from_dataset(datasets["train"]))
     if dist_info().is_main:
         save_config(cfg, out / "config.yaml")
         _say_policy(datasets["train"])
     trainer = Trainer(
-        model, datasets, cfg["train"], cfg["eval"], out, dict(cfg), progress, resume=resume
-    )
+        model, datasets, cfg["train"], cfg["eval"], out, dict(cfg), progress, resume=resume,
+        quiet=quiet,
+    )  # fmt: skip
     summary = trainer.fit()
     if dist_info().is_main:
         print(
@@ -126,6 +130,22 @@ def train(
         model = build_model_from_checkpoint(load_checkpoint(best))
         evaluate_and_report(model, datasets, sources, cfg, out, f"{best}", progress, figures)
     return out
+
+
+def check_writable(folder: Path) -> None:
+    """Create the run folder and write a probe file in it; ``PermissionError`` naming the
+    folder and ``run.dir`` when that fails (before any data are read)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(
+            err.errno,
+            f"run folder {folder} is not writable ({err.strerror or err}); choose another with "
+            "run.dir=PATH",
+        ) from err
 
 
 def _say_policy(dataset) -> None:

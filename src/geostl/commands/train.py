@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
         out = task.train(cfg, resume=args.resume, progress=args.progress)
     else:
         cfg = load_config(args.config, args.overrides)
-        out = train(cfg, resume=args.resume, progress=args.progress)
+        out = train(cfg, resume=args.resume, progress=args.progress, quiet=args.quiet)
     if dist_info().is_main:
         print(f"run directory: {out}")
     return 0

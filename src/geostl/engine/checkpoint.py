@@ -221,9 +221,14 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Mapping[str, Any]) -> P
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):  # a full disk, a lost mount: the old file is intact
+            before = "the previous file there is unchanged" if path.exists() else "none written"
+            raise OSError(
+                err.errno, f"could not write checkpoint {path}: {err.strerror or err}; {before}"
+            ) from err
         raise
     return path
 

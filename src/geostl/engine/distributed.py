@@ -22,6 +22,10 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 
+class DeviceError(RuntimeError, ValueError):
+    """A device the config asks for is not on this machine."""
+
+
 def resolve_device(
     device: str | torch.device = "auto", local_rank: int = 0, where: str = "device"
 ) -> torch.device:
@@ -36,7 +40,11 @@ def resolve_device(
     dev = torch.device(device)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"{where}: {str(device)!r} asked but CUDA is not available here")
+            build = "a CUDA build" if torch.version.cuda else "a CPU-only build"
+            raise DeviceError(
+                f"{where}: {str(device)!r} asked but CUDA is not available here (torch "
+                f"{torch.__version__}, {build}); use {where}=cpu or {where}=auto"
+            )
         if dev.index is None:
             return torch.device("cuda", local_rank % torch.cuda.device_count())
     return dev

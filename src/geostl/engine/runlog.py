@@ -68,3 +68,46 @@ class TensorBoard:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def format_seconds(seconds: float) -> str:
+    """``75`` -> ``1m15s``, ``3725`` -> ``1h02m``; under a minute ``42s``."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+class TrainLog:
+    """The text log of a run: ``run_dir/train.log`` (appended, so a resumed run continues it),
+    each line prefixed with its UTC time; the same lines on stderr when ``echo``.
+
+    ``enabled=False`` (other DDP ranks) writes nothing.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, echo: bool, enabled: bool = True) -> None:
+        self.path = Path(run_dir) / "train.log"
+        self.echo = echo and enabled
+        self._file = None
+        if enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+    def line(self, text: str) -> None:
+        """Write one line (and echo it)."""
+        import datetime as dt
+        import sys
+
+        if self._file is None:
+            return
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        self._file.write(f"{stamp} {text}\n")
+        if self.echo:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -92,3 +92,19 @@ def build_scheduler(
     if cfg.schedule in ("cosine", "constant"):
         return WarmupCosine(optimizer, total, warmup, cosine=cfg.schedule == "cosine")
     raise ValueError(f"train.schedule: {cfg.schedule!r} is not one of {SCHEDULES}")
+
+
+def fast_forward(scheduler: LRScheduler, steps: int) -> None:
+    """Step a freshly built ``scheduler`` ``steps`` times without training, so that it stands
+    where a run of its length stands after ``steps`` optimisation steps.
+
+    This is how a resume with a new ``train.epochs`` continues: the schedule is rebuilt for
+    the new total and the run goes on from its current step on the new curve (for
+    ``constant`` that is the old curve; ``onecycle`` and ``cosine`` stretch to the new end).
+    """
+    import warnings
+
+    with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()"
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):
+            scheduler.step()

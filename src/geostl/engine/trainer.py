@@ -53,8 +53,19 @@ from geostl.engine.distributed import (
 )
 from geostl.engine.loss import masked_error_sum, total_loss
 from geostl.engine.optim import build_optimizer
-from geostl.engine.runlog import TensorBoard, write_epoch_log
-from geostl.engine.schedule import build_scheduler
+from geostl.engine.runlog import TensorBoard, TrainLog, format_seconds, write_epoch_log
+from geostl.engine.schedule import build_scheduler, fast_forward
+
+#: train keys that a resume may change; any other difference from the checkpoint is refused
+RESUMABLE_TRAIN_KEYS = (
+    "epochs",
+    "early_stopping",
+    "max_minutes",
+    "log_every",
+    "num_workers",
+    "device",
+    "val_batch_size",
+)
 
 
 class Trainer:
@@ -71,6 +82,12 @@ class Trainer:
         progress: tqdm bars; default on when stderr is a terminal (rank 0 only).
         resume: a checkpoint path to continue from.
         tensorboard: write TensorBoard scalars when ``torch.utils.tensorboard`` imports.
+        quiet: nothing on stderr (``train.log`` is still written).
+
+    Every run appends to ``run_dir/train.log``: a summary of the run, a line every
+    ``train.log_every`` steps (step, loss, learning rate, samples/s, ETA), each epoch's
+    validation and the end. Without a progress bar (no terminal: a batch job, a pipe) the same
+    lines go to stderr, unless ``quiet``.
     """
 
     def __init__(
@@ -84,6 +101,7 @@ class Trainer:
         progress: bool | None = None,
         resume: str | Path | None = None,
         tensorboard: bool = True,
+        quiet: bool = False,
     ) -> None:
         for split in ("train", "val"):
             if split not in datasets:
@@ -100,6 +118,7 @@ class Trainer:
         self.config = dict(config or {})
         self.progress = progress
         self.tensorboard = tensorboard
+        self.quiet = bool(quiet)
         self._resume_ckpt: dict | None = None
         # progress, restored on resume
         self.epoch = 0  # completed epochs
@@ -234,21 +253,133 @@ class Trainer:
             autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
         else:
             autocast = nullcontext
+        resumed_from: str | None = None
         if self._resume_ckpt is not None:
             ck = self._resume_ckpt
+            self._check_resumable(ck)
             optimizer.load_state_dict(ck["optimizer"])
-            scheduler.load_state_dict(ck["scheduler"])
+            old_epochs = int(ck["config"]["train"]["epochs"])
+            if old_epochs == cfg.epochs:
+                scheduler.load_state_dict(ck["scheduler"])
+                resumed_from = f"resumed at step {self.global_step}"
+            else:  # a longer (or shorter) run: the schedule rebuilt for the new length
+                fast_forward(scheduler, min(self.global_step, cfg.epochs * steps_per_epoch))
+                resumed_from = (
+                    f"resumed at step {self.global_step}; train.epochs {old_epochs} -> "
+                    f"{cfg.epochs}: the {cfg.schedule} schedule rebuilt for "
+                    f"{cfg.epochs * steps_per_epoch} steps, continued from step {self.global_step}"
+                )
             if scaler is not None and ck.get("scaler") is not None:
                 scaler.load_state_dict(ck["scaler"])
             set_rng_state(ck["rng"])
             self._resume_ckpt = None
-        show = main and (self.progress if self.progress is not None else sys.stderr.isatty())
+        show = (
+            main
+            and not self.quiet
+            and (self.progress if self.progress is not None else sys.stderr.isatty())
+        )
         tb = TensorBoard(self.run_dir, enabled=self.tensorboard and main)
-        if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        stop_reason, epochs_this_call = "epochs", 0
-        if self.epoch >= cfg.epochs:
-            stop_reason = "already complete"
+        log = TrainLog(self.run_dir, echo=not show and not self.quiet, enabled=main)
+        total_steps = cfg.epochs * steps_per_epoch
+        log.line(
+            self._summary_line(model, device, steps_per_epoch, total_steps)
+            + (f"; {resumed_from}" if resumed_from else "")
+        )
+        if cfg.max_minutes is not None:
+            log.line(
+                f"time budget: train.max_minutes = {cfg.max_minutes:g}; the run stops when it "
+                "runs out, so the number of steps (and the results) depend on the machine's speed"
+            )
+        stop_reason = "already complete" if self.epoch >= cfg.epochs else "epochs"
+        try:
+            stop_reason = self._epochs(
+                train_model, model, train, sampler, optimizer, scheduler, scaler, autocast,
+                device, own_loss, steps_per_epoch, total_steps, stop_after_epochs, start, show,
+                tb, log, stop_reason,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            if main:
+                path = self.run_dir / "last.pt"
+                save_checkpoint(path, self._checkpoint(optimizer, scheduler, scaler))
+                text = (
+                    f"interrupted at step {self.global_step} (epoch {self.epoch + 1}, "
+                    f"{self.epoch_step} steps into it): {path} written; continue with "
+                    f"--resume {path}"
+                )
+                log.line(text)
+                if not log.echo and not self.quiet:
+                    print(text, file=sys.stderr)
+            tb.close()
+            log.close()
+            raise
+        tb.close()
+        best = f"{self.best_metric:.6g} at epoch {self.best_epoch}"
+        log.line(
+            f"end: {stop_reason} after {self.global_step} steps in "
+            f"{format_seconds(time.monotonic() - start)}; best validation loss {best}"
+        )
+        log.close()
+        return {
+            "history": list(self.history),
+            "best_val_loss": self.best_metric,
+            "best_epoch": self.best_epoch,
+            "global_step": self.global_step,
+            "epochs_completed": self.epoch,
+            "stop_reason": stop_reason,
+        }
+
+    def _check_resumable(self, ck: Mapping[str, Any]) -> None:
+        """Refuse a resume whose train, model or data settings differ from the checkpoint's
+        (other than :data:`RESUMABLE_TRAIN_KEYS`), naming the first key that does."""
+        saved = ck.get("config", {})
+        now = self.cfg.to_dict()
+        for key, value in sorted(saved.get("train", {}).items()):
+            if key in RESUMABLE_TRAIN_KEYS or key not in now:
+                continue
+            if _plain_equal(now[key], value):
+                continue
+            raise ValueError(
+                f"resume: train.{key} is {now[key]!r} but the checkpoint was trained with "
+                f"{value!r}; only {', '.join('train.' + k for k in RESUMABLE_TRAIN_KEYS)} may "
+                "change on resume (start a new run for the others)"
+            )
+        for section in ("model", "data"):
+            if section in saved and section in self.config:
+                key = _first_difference(self.config[section], saved[section], section)
+                if key is not None:
+                    raise ValueError(
+                        f"resume: {key} differs from the checkpoint's; the model and data of "
+                        "a resumed run cannot change (start a new run)"
+                    )
+
+    def _summary_line(self, model, device, steps_per_epoch: int, total_steps: int) -> str:
+        cfg = self.cfg
+        n_params = sum(p.numel() for p in unwrap_model(model).parameters())
+        name = self.config.get("run", {}).get("name", self.run_dir.name)
+        backbone = self.config.get("model", {}).get("backbone", {})
+        if isinstance(backbone, Mapping):
+            backbone = backbone.get("name", "?")
+        sizes = ", ".join(
+            f"{len(d)} {split}" for split, d in self.datasets.items() if hasattr(d, "__len__")
+        )
+        return (
+            f"run {name}: {backbone}, {n_params:,} parameters; windows {sizes}; "
+            f"{cfg.epochs} epochs x {steps_per_epoch} steps = {total_steps} steps of batch "
+            f"{cfg.batch_size}; {cfg.optimizer} lr {cfg.lr:g}, {cfg.schedule} schedule; "
+            f"seed {cfg.seed}; device {device}; torch {torch.__version__}"
+        )
+
+    def _epochs(
+        self, train_model, model, train, sampler, optimizer, scheduler, scaler, autocast,
+        device, own_loss, steps_per_epoch, total_steps, stop_after_epochs, start, show, tb,
+        log, stop_reason,
+    ) -> str:  # fmt: skip
+        """The epoch loop of :meth:`fit`; returns the stop reason."""
+        cfg = self.cfg
+        info = self.info
+        main = info.is_main
+        epochs_this_call = 0
+        t_steps, steps_timed, samples_timed = 0.0, 0, 0
         while self.epoch < cfg.epochs:
             t_epoch = time.monotonic()
             sampler.set_epoch(self.epoch, skip=self.epoch_step * cfg.batch_size)
@@ -269,9 +400,11 @@ class Trainer:
                 bar = tqdm(total=todo, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", leave=False)
             train_model.train()
             loss_sum, n_steps, tf, out_of_time = 0.0, 0, 0.0, False
+            t_step = time.monotonic()
             for batch in loader:
                 if n_steps >= todo:
                     break
+                batch_size = int(next(iter(batch.values())).shape[0])
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 tf = cfg.scheduled_sampling.probability(self.global_step)  # logged: future steps
                 with autocast():
@@ -306,10 +439,25 @@ class Trainer:
                 self.epoch_step += 1
                 n_steps += 1
                 loss_sum += float(loss.detach())
+                now = time.monotonic()
+                t_steps += now - t_step
+                steps_timed += 1
+                samples_timed += batch_size * self.info.world_size
+                t_step = now
                 if self.global_step % cfg.log_every == 0:
-                    tb.scalar("train/loss_step", float(loss.detach()), self.global_step)
+                    step_loss = float(loss.detach())
+                    tb.scalar("train/loss_step", step_loss, self.global_step)
+                    tb.scalar("train/lr", float(optimizer.param_groups[0]["lr"]), self.global_step)
                     if bar is not None:
-                        bar.set_postfix(loss=f"{float(loss.detach()):.4g}")
+                        bar.set_postfix(loss=f"{step_loss:.4g}")
+                    rate = samples_timed / t_steps if t_steps > 0 else math.nan
+                    eta = (total_steps - self.global_step) * t_steps / steps_timed
+                    log.line(
+                        f"step {self.global_step}/{total_steps} (epoch {self.epoch + 1}/"
+                        f"{cfg.epochs}) loss {step_loss:.5g} lr "
+                        f"{float(optimizer.param_groups[0]['lr']):.3g} {rate:.1f} samples/s "
+                        f"eta {format_seconds(eta)} (training steps only)"
+                    )
                 if bar is not None:
                     bar.update(1)
                 if self._out_of_time(start):
@@ -349,12 +497,15 @@ class Trainer:
                 write_epoch_log(self.run_dir, self.history)
                 for key in ("train_loss", "val_loss", "lr"):
                     tb.scalar(f"epoch/{key}", row[key], self.global_step)
+                text = (
+                    f"epoch {epoch_number}/{cfg.epochs}: train {train_loss:.5g} val "
+                    f"{val_loss:.5g} lr {row['lr']:.3g} ({row['seconds']:.1f} s)"
+                    + ("" if complete else " (cut short by train.max_minutes)")
+                    + (" best so far: best.pt" if improved else "")
+                )
+                log.line(text)
                 if show:
-                    print(
-                        f"epoch {epoch_number}: train {train_loss:.5g} val {val_loss:.5g} "
-                        f"lr {row['lr']:.3g} ({row['seconds']:.1f} s)",
-                        file=sys.stderr,
-                    )
+                    print(text, file=sys.stderr)
             barrier()
             if out_of_time:
                 stop_reason = "max_minutes"
@@ -366,15 +517,7 @@ class Trainer:
             if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
                 stop_reason = "stop_after_epochs"
                 break
-        tb.close()
-        return {
-            "history": list(self.history),
-            "best_val_loss": self.best_metric,
-            "best_epoch": self.best_epoch,
-            "global_step": self.global_step,
-            "epochs_completed": self.epoch,
-            "stop_reason": stop_reason,
-        }
+        return stop_reason
 
 
 @torch.no_grad()
@@ -445,6 +588,27 @@ def _data_description(dataset: Any, data_cfg: Mapping[str, Any] | None) -> dict[
     if callable(getattr(dataset, "description", None)):
         return dataset.description(data_cfg)
     return data_description(dataset, data_cfg)
+
+
+def _plain_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return set(a) == set(b) and all(_plain_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_plain_equal(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _first_difference(a: Any, b: Any, where: str) -> str | None:
+    """The dotted key of the first difference between two plain configs, or None."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a or k not in b:
+                return f"{where}.{k}"
+            found = _first_difference(a[k], b[k], f"{where}.{k}")
+            if found is not None:
+                return found
+        return None
+    return None if _plain_equal(a, b) else where
 
 
 def _local_rank() -> int:
