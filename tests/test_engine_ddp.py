@@ -61,7 +61,10 @@ def test_two_process_gloo_metrics_equal_single_process(tmp_path):
     # the short 2-process training wrote one set of checkpoints and one log row
     run = tmp_path / "run"
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "epochs.csv", "epochs.jsonl",
-                                                     "last.pt"]  # fmt: skip
+                                                     "last.pt", "train.log"]  # fmt: skip
+    log = (run / "train.log").read_text().splitlines()
+    # rank 0 alone writes it: one summary line (after the "YYYY-MM-DD HH:MM:SS " stamp)
+    assert sum(line.split(" ", 2)[2].startswith("run ") for line in log) == 1, log
     ckpt = torch.load(run / "last.pt", weights_only=True)
     assert ckpt["progress"]["global_step"] == 2
     assert len((run / "epochs.jsonl").read_text().splitlines()) == 1

@@ -224,6 +224,14 @@ class Trainer:
         main = info.is_main
         if self._resume_ckpt is None:
             seed_everything(cfg.seed + info.rank)
+        baseline_lines: list[str] = []
+        fit_baseline = getattr(self.model, "fit_baseline", None)
+        if self._resume_ckpt is None and self.global_step == 0 and fit_baseline is not None:
+            # tables of a model.baseline (climatology: train split; blend weights: val split);
+            # a resumed run takes them from its checkpoint
+            baseline_lines = fit_baseline(
+                self.datasets["train"], self.datasets["val"], cfg.val_batch_size
+            )
         model = self.model.to(device)
         if self._resume_ckpt is not None:
             unwrap_model(model).load_state_dict(self._resume_ckpt["model"]["state_dict"])
@@ -289,6 +297,22 @@ class Trainer:
             log.line(
                 f"time budget: train.max_minutes = {cfg.max_minutes:g}; the run stops when it "
                 "runs out, so the number of steps (and the results) depend on the machine's speed"
+            )
+        for line in baseline_lines:
+            log.line(line)
+        if (
+            resumed_from is None
+            and self.global_step == 0
+            and not self.history
+            and getattr(unwrap_model(model), "starts_at_baseline", False)
+        ):
+            # the untrained model is its baseline: the candidate to beat (epoch 0)
+            self.best_metric, self.best_epoch = self.validate(device, autocast), 0
+            if main:
+                save_checkpoint(self.run_dir / "best.pt", self._checkpoint(optimizer, scheduler, scaler))
+            log.line(
+                f"epoch 0 (untrained: the baseline it starts from): val {self.best_metric:.5g} "
+                "best so far: best.pt (training replaces it only by a lower validation loss)"
             )
         stop_reason = "already complete" if self.epoch >= cfg.epochs else "epochs"
         try:

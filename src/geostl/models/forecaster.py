@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from geostl._keys import plain, unknown_keys
+from geostl.models.baseline_start import BaselineStart
 from geostl.models.fusion import BACKBONE_OPTION_KEYS
 from geostl.models.registry import BACKBONES, FUSIONS
 from geostl.models.sun_frame import SunFixedFrame
@@ -170,6 +171,11 @@ class Forecaster(nn.Module):
             ``"frame": "sun_fixed"`` runs the backbone in longitudes that turn with the Sun
             (:mod:`geostl.models.sun_frame`; global grids with an hourly time step); with
             ``residual: last`` its zero forecast is sun-fixed persistence.
+            ``"baseline": "persistence" | "sun_fixed" | "climatology" | "blend"`` makes the
+            backbone forecast the correction to that baseline
+            (:mod:`geostl.models.baseline_start`; inputs relative to the last map as with
+            ``residual: last``); its zero forecast is the baseline. A climatology or blend
+            must be fitted (:meth:`fit_baseline`) before training.
         meta: the data's shape description (see module docstring).
     """
 
@@ -248,6 +254,31 @@ class Forecaster(nn.Module):
                     "time step in meta ('lon', 'time_step_hours'); monthly data cannot use it"
                 )
             self.sun_frame = SunFixedFrame(m["lon"], m["time_step_hours"])
+        self.baseline_name = str(cfg.get("baseline", "none"))
+        self.baseline: BaselineStart | None = None
+        if self.baseline_name != "none":
+            if self.residual != "none" or self.frame_name != "geographic":
+                raise ValueError(
+                    f"model.baseline {self.baseline_name!r} replaces model.residual and "
+                    "model.frame (residual: last is baseline: persistence); leave them at "
+                    f"none / geographic, got residual {self.residual!r}, frame "
+                    f"{self.frame_name!r}"
+                )
+            self.baseline = BaselineStart(self.baseline_name, m)
+            _zero_readout(self.backbone, backbone_cfg["name"])
+
+    @property
+    def starts_at_baseline(self) -> bool:
+        """True when the untrained model forecasts a baseline (``residual: last`` or
+        ``model.baseline``): the Trainer then keeps it as best.pt unless training improves."""
+        return self.residual == "last" or self.baseline is not None
+
+    def fit_baseline(self, train: Any, val: Any, batch_size: int = 8) -> list[str]:
+        """Fit the baseline's tables (climatology on ``train``, blend weights on ``val``);
+        returns the lines that describe it (nothing to fit: [])."""
+        if self.baseline is None or not self.baseline.needs_fit:
+            return []
+        return self.baseline.fit(train, val, batch_size)
 
     def constructor_args(self) -> tuple[dict[str, Any], dict[str, int]]:
         """Plain copies of (model_cfg, meta): ``Forecaster(*f.constructor_args())`` rebuilds it."""
@@ -284,17 +315,20 @@ class Forecaster(nn.Module):
                 future_aux = self.sun_frame.to_frame(future_aux, ahead)
             if truth is not None:
                 truth = self.sun_frame.to_frame(truth, ahead)
-        if self.residual == "last":
-            # The backbone works on differences from the last input frame of the targets:
-            # inputs, truth and its own fed-back outputs are all in that frame of reference.
+        reference = None
+        if self.residual == "last" or self.baseline is not None:
+            # The backbone works on differences from the last input frame of the targets; it
+            # forecasts the change from that frame (residual: last) or the correction to the
+            # baseline, and truth and fed-back outputs are taken in the same frame.
             c = self._meta["target_channels"]
             last = x[:, -1:, :c]
             x = torch.cat([x[:, :, :c] - last, x[:, :, c:]], dim=2)
+            reference = last if self.baseline is None else self.baseline(batch, t_out)
             if truth is not None:
-                truth = truth - last
+                truth = truth - reference
         pred = self.backbone(x, future_aux, t_out, truth=truth, teacher_forcing=teacher_forcing)
-        if self.residual == "last":
-            pred = pred + last
+        if reference is not None:
+            pred = pred + reference
         if self.sun_frame is not None:
             pred = self.sun_frame.from_frame(pred, ahead)
         aux_losses = dict(getattr(self.backbone, "aux_losses", {}) or {})

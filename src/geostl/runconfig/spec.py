@@ -300,6 +300,14 @@ RUN_SPEC = Section(
                     choices=("none", "last"),
                     help="last: forecast the change from the last input map; none: the maps",
                 ),
+                "baseline": _f(
+                    "str",
+                    "none",
+                    choices=("none", "persistence", "sun_fixed", "climatology", "blend"),
+                    help="start from this baseline: the backbone forecasts the correction to it "
+                    "(readout zero, so the untrained model equals it); blend: per lead, the "
+                    "least-squares mix of the three fitted on the val split",
+                ),
                 "frame": _f(
                     "str",
                     "geographic",
