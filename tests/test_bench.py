@@ -187,13 +187,15 @@ def test_bench_keeps_the_other_models_when_one_fails(monkeypatch, tmp_path, caps
 
     from geostl import cli
 
+    seen_before_call: list[str] = []
+
     def fake(name, *args, **kwargs):
+        seen_before_call.append(capsys.readouterr().out)  # what was printed before this model
         if name == "prednet":
             raise ValueError("prednet: H=72 and W=72 must be divisible by 16")
-        return {"name": name}
+        return {"name": name, "model": name, "infer_seq_per_s": 2.5, "notes": ["a note"]}
 
     monkeypatch.setattr("geostl.benchmark.benchmark_backbone", fake)
-    monkeypatch.setattr("geostl.benchmark.bench_to_markdown", lambda rs: f"TABLE {len(rs)}")
     monkeypatch.setattr(
         "geostl.benchmark.bench_to_json",
         lambda rs, path: Path(path).write_text(json.dumps([r["name"] for r in rs])),
@@ -205,6 +207,11 @@ def test_bench_keeps_the_other_models_when_one_fails(monkeypatch, tmp_path, caps
     )
     assert args.func(args) == 1
     printed = capsys.readouterr()
-    assert "TABLE 2" in printed.out
+    # each row is printed as its model finishes: convlstm's before simvp runs
+    # (readouterr empties the buffer: each entry is what came since the previous model)
+    assert seen_before_call[0] == ""
+    assert seen_before_call[1] == "| model | infer seq/s |\n|---|---|\n| convlstm | 2.50 |\n"
+    assert seen_before_call[2] == ""  # prednet failed: no row
+    assert printed.out.startswith("| simvp | 2.50 |\n\n- a note\n- torch None")
     assert "prednet: ValueError: prednet: H=72" in printed.err
     assert json.loads(out.read_text()) == ["convlstm", "simvp"]

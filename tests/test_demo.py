@@ -25,7 +25,7 @@ def demo_dir(tmp_path_factory):
 
 def test_demo_writes_every_output(demo_dir):
     expected = (
-        "config.yaml best.pt last.pt epochs.jsonl epochs.csv metrics.json metrics.md "
+        "config.yaml train.log best.pt last.pt epochs.jsonl epochs.csv metrics.json metrics.md "
         "rmse_by_lead.png forecast_maps.png forecast.gif forecast.nc"
     ).split()
     for name in expected:
@@ -107,7 +107,7 @@ def test_demo_config_is_the_shipped_yaml(tmp_path):
             assert {k: cfg["train"][key][k] for k in value} == value, key
         else:
             assert cfg["train"][key] == value, key
-    for key in ("residual", "frame", "fusion"):
+    for key in ("residual", "frame", "fusion", "baseline"):
         assert cfg["model"][key] == DEMO_RUN_CONFIG["model"][key], key
 
 

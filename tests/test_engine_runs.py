@@ -191,3 +191,23 @@ def test_cli_errors_for_a_missing_device_and_an_unwritable_run_folder(tmp_path, 
     err = capsys.readouterr().err
     assert rc == 2 and f"run folder {blocker}" in err and "not writable" in err
     assert "run.dir=PATH" in err and "Traceback" not in err
+
+
+def test_tensorboard_gets_step_loss_per_lead_validation_and_the_forecast_figure(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, trainer = _trainer(tmp_path / "run", quiet=True)
+    trainer.fit()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    t_out = trainer.datasets["val"].t_out
+    assert {"train/loss_step", "train/lr", "epoch/val_loss"} <= scalars
+    assert {f"val_by_lead/lead_{t:02d}" for t in range(1, t_out + 1)} <= scalars
+    # the per-lead values pool back to the epoch's validation loss (equal counts per lead here)
+    last = [events.Scalars(f"val_by_lead/lead_{t:02d}")[-1].value for t in range(1, t_out + 1)]
+    val = events.Scalars("epoch/val_loss")[-1].value
+    assert sum(last) / t_out == pytest.approx(val, rel=1e-5)
+    images = events.Images("val/forecast_maps")
+    assert len(images) == len(trainer.history) and images[-1].width > 300

@@ -447,3 +447,15 @@ def test_27_day_persistence_from_the_truth():
     assert tables["27-day persistence"].value("mae", "tec", "all", "lat") == pytest.approx(2.0)
     with pytest.raises(ValueError, match="27 days before"):
         geostl.evaluate(fc, truth_ds, baselines=["persistence_27d"])
+
+
+@pytest.mark.slow
+def test_predict_without_out_writes_into_the_run_folder(tiny_tec_run, tmp_path, monkeypatch):
+    from geostl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "--ckpt", str(tiny_tec_run), "--split", "val"]) == 0
+    written = tiny_tec_run.parent / "forecast_val.nc"
+    assert written.stat().st_size > 0
+    assert not list(tmp_path.iterdir())  # nothing in the current directory
+    assert xr.open_dataset(written)["tec"].dims[0] == "init_time"

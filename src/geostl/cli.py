@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="write a checkpoint's forecasts as NetCDF")
     p.add_argument("--ckpt", required=True)
-    p.add_argument("--out", required=True, help="output NetCDF file")
+    p.add_argument("--out", default=None,
+                   help="output .nc or .zarr (default: forecast.nc (forecast_SPLIT.nc for "
+                   "another split) beside the checkpoint, in its run folder)")  # fmt: skip
     p.add_argument("--split", default="test",
                    help="split to forecast, or all (every window; default: test)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8)
@@ -144,7 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train and evaluate a small model on the real TEC sample")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
-    p.add_argument("--minutes", type=float, default=None, help="training time budget (default 2.4)")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="a training time budget in minutes (default: none; the demo trains a fixed 12 "
+        "epochs, so its numbers repeat)",
+    )
     p.set_defaults(func=_command("demo"))
 
     p = sub.add_parser("gapfill", help="gap-fill the real t2m sample into daily means (ClimaNet)")
@@ -221,12 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """``parser.parse_args`` that also takes ``key=value`` overrides after an option
+    (``geostl train --config C --quiet train.lr=3e-4``): argparse alone gives the positional
+    overrides their values at the first gap between options and rejects later ones."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        overrides = getattr(args, "overrides", None)
+        if overrides is None or any(e.startswith("-") or "=" not in e for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*overrides, *extra]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     from geostl.allocator import tune_allocator
 
     tune_allocator()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     if args.command is None:
         parser.print_help()
         return 2

@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "bench_from_json", "bench_to_json", "bench_to_markdown"]
+__all__ = [
+    "COLUMNS",
+    "bench_from_json",
+    "bench_to_json",
+    "bench_to_markdown",
+    "markdown_header",
+    "markdown_notes",
+    "markdown_row",
+    "table_columns",
+]
 
 #: (header, key, scale, format) of the Markdown table
 COLUMNS: tuple[tuple[str, str, float, str], ...] = (
@@ -44,26 +53,39 @@ def _cell(value: Any, scale: float, fmt: str) -> str:
     return f"{value * scale:{fmt}}"
 
 
-def bench_to_markdown(results: Sequence[dict[str, Any]]) -> str:
-    """One row per result of ``benchmark_model``; the notes of the first below the table."""
-    if not results:
-        raise ValueError("results: expected at least one benchmark result")
-    cols = [c for c in COLUMNS if any(c[1] in r for r in results)]
-    lines = [
-        "| " + " | ".join(c[0] for c in cols) + " |",
-        "|" + "|".join("---" for _ in cols) + "|",
-    ]
-    for r in results:
-        lines.append("| " + " | ".join(_cell(r.get(k), s, f) for _, k, s, f in cols) + " |")
-    notes = results[0].get("notes", [])
-    first = results[0]
+def table_columns(results: Sequence[dict[str, Any]]) -> list[tuple[str, str, float, str]]:
+    """The :data:`COLUMNS` that at least one of ``results`` has."""
+    return [c for c in COLUMNS if any(c[1] in r for r in results)]
+
+
+def markdown_header(cols: Sequence[tuple[str, str, float, str]]) -> str:
+    """The two header lines of the Markdown table with columns ``cols``."""
+    return "| " + " | ".join(c[0] for c in cols) + " |\n|" + "|".join("---" for _ in cols) + "|"
+
+
+def markdown_row(result: dict[str, Any], cols: Sequence[tuple[str, str, float, str]]) -> str:
+    """One result as a row of the table with columns ``cols`` (``-`` where it has no value)."""
+    return "| " + " | ".join(_cell(result.get(k), s, f) for _, k, s, f in cols) + " |"
+
+
+def markdown_notes(first: dict[str, Any]) -> str:
+    """The notes below the table: the first result's notes and the machine setting."""
     setting = (
         f"torch {first.get('torch')}, {first.get('threads')} CPU threads, "
         f"device {first.get('device_name') or first.get('device')}"
     )
     if "matmul_n" in first:
         setting += f"; matmul {first['matmul_n']}x{first['matmul_n']} {first.get('matmul_dtype')}"
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in [*notes, setting]) + "\n"
+    return "\n".join(f"- {n}" for n in [*first.get("notes", []), setting]) + "\n"
+
+
+def bench_to_markdown(results: Sequence[dict[str, Any]]) -> str:
+    """One row per result of ``benchmark_model``; the notes of the first below the table."""
+    if not results:
+        raise ValueError("results: expected at least one benchmark result")
+    cols = table_columns(results)
+    rows = [markdown_row(r, cols) for r in results]
+    return "\n".join([markdown_header(cols), *rows]) + "\n\n" + markdown_notes(results[0])
 
 
 def bench_to_json(results: Sequence[dict[str, Any]], path: str | os.PathLike | None = None) -> str:

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the subcommand with the parsed ``args``; returns the exit code."""
     from pathlib import Path
 
-    from geostl.benchmark import bench_to_json, bench_to_markdown, benchmark_backbone
+    from geostl.benchmark import bench_to_json, benchmark_backbone
+    from geostl.benchmark.report import markdown_header, markdown_notes, markdown_row, table_columns
 
     try:
         shape = tuple(int(v) for v in args.shape.split(","))
@@ -46,29 +47,36 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--shape: expected T_IN,C,H,W (four integers), got {args.shape!r}")
     kwargs = _bench_kwargs(args.kwargs, args.model)
     results, failed = [], []
-    for name in args.model:
+    cols: list = []
+    for i, name in enumerate(args.model):
+        print(f"geostl bench: {name} ({i + 1}/{len(args.model)}) ...", file=sys.stderr, flush=True)
         try:
-            results.append(
-                benchmark_backbone(
-                    name,
-                    shape,
-                    args.t_out or shape[0],
-                    args.batch,
-                    out_channels=args.out_channels,
-                    aux_channels=shape[1] - args.out_channels,
-                    backbone_kwargs=kwargs[name],
-                    device=args.device,
-                    warmup=args.warmup,
-                    iters=args.iters,
-                    train=not args.no_train,
-                )
+            result = benchmark_backbone(
+                name,
+                shape,
+                args.t_out or shape[0],
+                args.batch,
+                out_channels=args.out_channels,
+                aux_channels=shape[1] - args.out_channels,
+                backbone_kwargs=kwargs[name],
+                device=args.device,
+                warmup=args.warmup,
+                iters=args.iters,
+                train=not args.no_train,
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             # one model that cannot run at this shape must not cost the others' results
             failed.append(f"{name}: {type(err).__name__}: {err}")
             print(f"geostl bench: {failed[-1]}", file=sys.stderr)
+            continue
+        # each row as its model finishes: the table grows while the benchmark runs
+        if not results:
+            cols = table_columns([result])
+            print(markdown_header(cols), flush=True)
+        results.append(result)
+        print(markdown_row(result, cols), flush=True)
     if results:
-        print(bench_to_markdown(results))
+        print("\n" + markdown_notes(results[0]))
     if args.json and results:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         bench_to_json(results, args.json)

@@ -59,6 +59,7 @@ from geostl.outputs import (
     write_forecast,
     write_forecast_gif,
 )
+from geostl.outputs.figures import window_forecast
 from geostl.outputs.metrics_sections import codebook_usage_section, variable_sections
 from geostl.runconfig import (
     ConfigError,
@@ -272,40 +273,15 @@ def write_tables(
 def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
     """RMSE-by-lead plot, truth/forecast/error maps and a GIF for one test window."""
     channel = test.target_names[0]
-    units = test.units.get(channel, "")
     weighting = preferred_weighting(tables["model"].weightings("rmse"))
     plot_metric_by_lead(out / "rmse_by_lead.png", tables, channel, "rmse", weighting)
-    index = eval_cfg.figure_window % len(test)
-    batch = {k: v[None] for k, v in test[index].items()}
-    model.eval()
-    with torch.inference_mode():
-        device = next(model.parameters()).device
-        pred = model({k: v.to(device) for k, v in batch.items()})["pred"].cpu().double()
-    names = test.target_names
-    pred = test.normaliser.inverse(pred, names, axis=2)[0, :, 0]
-    truth = test.normaliser.inverse(batch["targets"].double(), names, axis=2)[0, :, 0]
-    valid = batch["target_mask"][0, :, 0]
-    init = batch["times_in"][0, -1].item()
-    leads = (batch["times_out"][0] - init).numpy().astype("timedelta64[ns]")
-    common = dict(
-        valid=valid,
-        lead_times=leads,
-        init_time=np.datetime64(init, "ns"),
-        channel=channel,
-        units=units,
-        grid_adjust=test.grid_adjust,
-        grid=test.grid_kind,
-    )
+    window = window_forecast(model, test, eval_cfg.figure_window)
+    truth, pred = window.pop("truth"), window.pop("pred")
+    rows, cols = window.pop("rows"), window.pop("cols")
     plot_forecast_maps(
-        out / "forecast_maps.png",
-        truth,
-        pred,
-        test.rows,
-        test.cols,
-        leads=eval_cfg.figure_leads,
-        **common,
+        out / "forecast_maps.png", truth, pred, rows, cols, leads=eval_cfg.figure_leads, **window
     )
-    write_forecast_gif(out / "forecast.gif", truth, pred, test.rows, test.cols, **common)
+    write_forecast_gif(out / "forecast.gif", truth, pred, rows, cols, **window)
 
 
 def test_checkpoint(

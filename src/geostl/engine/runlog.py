@@ -49,7 +49,15 @@ def write_epoch_log(run_dir: str | os.PathLike, history: Sequence[dict[str, Any]
 
 
 class TensorBoard:
-    """Scalars to TensorBoard in ``run_dir/tensorboard`` when it imports; otherwise nothing."""
+    """Scalars and figures to TensorBoard in ``run_dir/tensorboard`` when it imports (the
+    ``tensorboard`` extra); otherwise nothing. Open with ``tensorboard --logdir RUN/tensorboard``.
+
+    Written by the Trainer: ``train/loss_step`` and ``train/lr`` every ``train.log_every``
+    steps; ``epoch/train_loss``, ``epoch/val_loss``, ``epoch/lr`` and
+    ``val_by_lead/lead_NN`` (the validation criterion at lead NN, normalised units) every
+    epoch; ``val/forecast_maps`` (truth, forecast and error of the first validation window,
+    physical units) every epoch for a Forecaster.
+    """
 
     def __init__(self, run_dir: str | os.PathLike, enabled: bool = True) -> None:
         self.writer = None
@@ -64,6 +72,16 @@ class TensorBoard:
     def scalar(self, name: str, value: float, step: int) -> None:
         if self.writer is not None:
             self.writer.add_scalar(name, value, step)
+
+    @property
+    def active(self) -> bool:
+        """True when TensorBoard imported and this process writes."""
+        return self.writer is not None
+
+    def figure(self, name: str, figure: Any, step: int) -> None:
+        """A matplotlib figure as an image (closed afterwards)."""
+        if self.writer is not None:
+            self.writer.add_figure(name, figure, step, close=True)
 
     def close(self) -> None:
         if self.writer is not None:

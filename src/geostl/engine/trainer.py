@@ -128,6 +128,7 @@ class Trainer:
         self.best_epoch = 0
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
+        self.val_by_lead: list[float] = []
         if resume is not None:
             self.resume(resume)
 
@@ -178,8 +179,9 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def validate(self, device: torch.device, autocast=nullcontext) -> float:
-        """The training criterion (normalised units) pooled over the val split and all ranks."""
-        return validation_loss(
+        """The training criterion (normalised units) pooled over the val split and all ranks;
+        the value per lead is kept in ``val_by_lead`` (for TensorBoard)."""
+        sums = validation_sums(
             self.model,
             self.datasets["val"],
             self.cfg.val_batch_size,
@@ -187,6 +189,11 @@ class Trainer:
             autocast,
             criterion=self.cfg.criterion,
         )
+        total = sums.sum(dim=0)
+        if total[1] == 0:
+            raise ValueError("validation: the val split has no valid target element")
+        self.val_by_lead = [float(a / b) if b > 0 else math.nan for a, b in sums.tolist()]
+        return float(total[0] / total[1])
 
     def _out_of_time(self, start: float) -> bool:
         if self.cfg.max_minutes is None:
@@ -309,7 +316,9 @@ class Trainer:
             # the untrained model is its baseline: the candidate to beat (epoch 0)
             self.best_metric, self.best_epoch = self.validate(device, autocast), 0
             if main:
-                save_checkpoint(self.run_dir / "best.pt", self._checkpoint(optimizer, scheduler, scaler))
+                save_checkpoint(
+                    self.run_dir / "best.pt", self._checkpoint(optimizer, scheduler, scaler)
+                )
             log.line(
                 f"epoch 0 (untrained: the baseline it starts from): val {self.best_metric:.5g} "
                 "best so far: best.pt (training replaces it only by a lower validation loss)"
@@ -351,6 +360,24 @@ class Trainer:
             "epochs_completed": self.epoch,
             "stop_reason": stop_reason,
         }
+
+    def _tensorboard_epoch(self, tb: TensorBoard, model, own_loss: bool) -> None:
+        """Per-lead validation scalars and, for a Forecaster, the first validation window's
+        forecast maps."""
+        if not tb.active:
+            return
+        for t, value in enumerate(self.val_by_lead):
+            tb.scalar(f"val_by_lead/lead_{t + 1:02d}", value, self.global_step)
+        val = self.datasets["val"]
+        if own_loss or not hasattr(val, "normaliser"):
+            return
+        from geostl.outputs.figures import forecast_maps_figure, window_forecast
+
+        window = window_forecast(unwrap_model(model), val, 0)
+        truth, pred = window.pop("truth"), window.pop("pred")
+        rows, cols = window.pop("rows"), window.pop("cols")
+        figure = forecast_maps_figure(truth, pred, rows, cols, **window)
+        tb.figure("val/forecast_maps", figure, self.global_step)
 
     def _check_resumable(self, ck: Mapping[str, Any]) -> None:
         """Refuse a resume whose train, model or data settings differ from the checkpoint's
@@ -521,6 +548,7 @@ class Trainer:
                 write_epoch_log(self.run_dir, self.history)
                 for key in ("train_loss", "val_loss", "lr"):
                     tb.scalar(f"epoch/{key}", row[key], self.global_step)
+                self._tensorboard_epoch(tb, model, own_loss)
                 text = (
                     f"epoch {epoch_number}/{cfg.epochs}: train {train_loss:.5g} val "
                     f"{val_loss:.5g} lr {row['lr']:.3g} ({row['seconds']:.1f} s)"
@@ -545,6 +573,50 @@ class Trainer:
 
 
 @torch.no_grad()
+def validation_sums(
+    model: torch.nn.Module,
+    dataset,
+    batch_size: int = 4,
+    device: torch.device | str | None = None,
+    autocast=nullcontext,
+    criterion: str = "mse",
+) -> torch.Tensor:
+    """(L, 2) float64 sums per lead of the masked ``criterion`` (normalised units) and of the
+    valid elements, over every window of ``dataset`` and all ranks (L = T_out; 1 for a model
+    with its own ``loss(batch)``).
+
+    Under DDP each rank takes a disjoint shard (no repeated windows) and the sums are
+    all-reduced. The model runs in eval mode (closed loop, no teacher forcing); the global RNGs
+    are not touched.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was = model.training
+    model.eval()
+    sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
+    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
+    leads = 1 if has_own_loss(model) else int(dataset.t_out)
+    sums = torch.zeros(leads, 2, dtype=torch.float64, device=device)
+    try:
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            if has_own_loss(model):
+                with autocast():
+                    _, diagnostics = unwrap_model(model).loss(batch)
+                sums[0] += torch.stack(
+                    [diagnostics["loss_sum"].double(), diagnostics["count"].double()]
+                )
+                continue
+            with autocast():
+                pred = model(batch)["pred"].double()
+            target, mask = batch["targets"].double(), batch["target_mask"]
+            for t in range(leads):
+                total, count = masked_error_sum(pred[:, t], target[:, t], mask[:, t], criterion)
+                sums[t] += torch.stack([total, count])
+    finally:
+        model.train(was)
+    return all_reduce_sum(sums)
+
+
 def validation_loss(
     model: torch.nn.Module,
     dataset,
@@ -554,37 +626,8 @@ def validation_loss(
     criterion: str = "mse",
 ) -> float:
     """Masked ``criterion`` (MSE or MAE, the training criterion) in normalised units pooled
-    over every valid target element of ``dataset``.
-
-    Under DDP each rank takes a disjoint shard (no repeated windows) and the sums of squared
-    errors and of valid elements are all-reduced before dividing. The model runs in eval mode
-    (closed loop, no teacher forcing); the global RNGs are not touched.
-    """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was = model.training
-    model.eval()
-    sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
-    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
-    sums = torch.zeros(2, dtype=torch.float64, device=device)
-    try:
-        for batch in loader:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            if has_own_loss(model):
-                with autocast():
-                    _, diagnostics = unwrap_model(model).loss(batch)
-                sums += torch.stack(
-                    [diagnostics["loss_sum"].double(), diagnostics["count"].double()]
-                )
-                continue
-            with autocast():
-                pred = model(batch)["pred"]
-            total, count = masked_error_sum(
-                pred.double(), batch["targets"].double(), batch["target_mask"], criterion
-            )
-            sums += torch.stack([total, count])
-    finally:
-        model.train(was)
-    sums = all_reduce_sum(sums)
+    over every valid target element of ``dataset`` (:func:`validation_sums` over all leads)."""
+    sums = validation_sums(model, dataset, batch_size, device, autocast, criterion).sum(dim=0)
     if sums[1] == 0:
         raise ValueError("validation: the val split has no valid target element")
     return float(sums[0] / sums[1])

@@ -233,9 +233,10 @@ class BaselineStart(nn.Module):
         empty = int(np.isnan(mean)[..., inside].sum())
         self.clim_minutes.copy_(torch.from_numpy(present.astype(np.int64)))
         self.clim.copy_(torch.from_numpy(mean).float())
-        return (
-            f"baseline climatology: {len(seen)} training maps at {phases} times of day"
-            + (f"; {empty} pixel-phases of the grid with no valid value take the last input map" if empty else "")
+        return f"baseline climatology: {len(seen)} training maps at {phases} times of day" + (
+            f"; {empty} pixel-phases of the grid with no valid value take the last input map"
+            if empty
+            else ""
         )
 
     def _fit_blend(self, val: Any, batch_size: int) -> str:
@@ -260,4 +261,3 @@ class BaselineStart(nn.Module):
         solved = torch.linalg.solve(gram + ridge[..., None, None] * eye, rhs[..., None])[..., 0]
         self.weights.copy_(solved.float())
         return f"baseline blend: weights fitted on {n} validation windows"
-

@@ -14,6 +14,7 @@ from geostl.data import GridAdjust
 
 from ._maps import axis_labels, image_extent, lead_text, prepare_fields, time_text, times_of
 from .figures import MISSING_COLOUR
+from .geography import draw_geography, is_ionospheric
 
 __all__ = ["write_forecast_gif"]
 
@@ -79,6 +80,9 @@ def write_forecast_gif(
             aspect="auto",
         )
         images.append(im)
+        if grid == "latlon":  # coastlines and a geographic aspect; the dip equator on TEC maps
+            when = valid_t[0] if is_ionospheric(channel, units) else None
+            draw_geography(ax, (extent[0], extent[1]), (extent[2], extent[3]), when)
         ax.set_xlabel(xlabel)
         ax.set_title(name)
     axes[0].set_ylabel(ylabel)

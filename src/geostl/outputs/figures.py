@@ -29,8 +29,9 @@ from ._maps import (
     times_of,
     to_datetime,
 )
+from .geography import DIP_EQUATOR_LABEL, draw_geography, is_ionospheric
 
-__all__ = ["forecast_maps_figure", "plot_forecast_maps"]
+__all__ = ["forecast_maps_figure", "plot_forecast_maps", "window_forecast"]
 
 MISSING_COLOUR = "0.85"
 
@@ -60,6 +61,7 @@ def forecast_maps_figure(
     cmap: str = "viridis",
     error_cmap: str = "RdBu_r",
     grid: str = "latlon",
+    geography: bool = True,
 ) -> Figure:
     """Build the truth / forecast / error figure (see the module docstring).
 
@@ -75,6 +77,9 @@ def forecast_maps_figure(
         grid_adjust: the data's padding; padded rows/columns are removed before drawing.
         grid: ``"latlon"`` or ``"pixel"`` (``lat``/``lon`` are then the rows y and columns x;
             axes are labelled in pixels and row 0 is drawn at the top).
+        geography: on a latlon grid, draw the coastlines with a geographic aspect and, on
+            total-electron-content maps with a valid time, the magnetic equator (dashed;
+            :mod:`geostl.outputs.geography`, shipped files, nothing downloaded).
 
     Returns:
         A matplotlib ``Figure`` (Agg; not registered with pyplot). Axes ``[r * n + j]`` is row
@@ -114,6 +119,9 @@ def forecast_maps_figure(
                 aspect="auto",
             )
             images.append(im)
+            if geography and grid == "latlon":
+                dip_time = valid_t[k] if is_ionospheric(channel, units) else None
+                draw_geography(ax, (extent[0], extent[1]), (extent[2], extent[3]), dip_time)
             head = f"{name} {lead_text(lead_td[k], k)}"
             when = time_text(valid_t[k], grid)
             ax.set_title(f"{head}\n{when}" if when else head, fontsize=8)
@@ -127,7 +135,14 @@ def forecast_maps_figure(
     cb_err.set_label(f"forecast - truth ({units})" if units else "forecast - truth")
     head = title or f"{channel}: truth, forecast and error"
     init = time_text(None if init_time is None else to_datetime(init_time), grid)
-    fig.suptitle(f"{head}" + (f" (init {init}, grid {height}x{width})" if init else ""))
+    dip = (
+        geography and grid == "latlon" and is_ionospheric(channel, units) and valid_t[0] is not None
+    )
+    fig.suptitle(
+        f"{head}"
+        + (f" (init {init}, grid {height}x{width})" if init else "")
+        + (f"; {DIP_EQUATOR_LABEL}" if dip else "")
+    )
     return fig
 
 
@@ -140,3 +155,40 @@ def plot_forecast_maps(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")
     return out
+
+
+def window_forecast(model: Any, dataset: Any, index: int) -> dict[str, Any]:
+    """Forecast window ``index`` of a WindowDataset with a Forecaster, in physical units.
+
+    Returns ``{"truth", "pred"}`` (T_out, H, W) float64 of the first target channel plus the
+    keyword arguments of :func:`forecast_maps_figure` (``valid``, ``lead_times``,
+    ``init_time``, ``channel``, ``units``, ``grid_adjust``, ``grid``) and ``rows``, ``cols``.
+    The model's training mode is restored.
+    """
+    import torch
+
+    index = int(index) % len(dataset)
+    batch = {k: v[None] for k, v in dataset[index].items()}
+    was = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            device = next(model.parameters()).device
+            pred = model({k: v.to(device) for k, v in batch.items()})["pred"].cpu().double()
+    finally:
+        model.train(was)
+    names = dataset.target_names
+    init = batch["times_in"][0, -1].item()
+    return {
+        "truth": dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)[0, :, 0],
+        "pred": dataset.normaliser.inverse(pred, names, axis=2)[0, :, 0],
+        "rows": dataset.rows,
+        "cols": dataset.cols,
+        "valid": batch["target_mask"][0, :, 0],
+        "lead_times": (batch["times_out"][0] - init).numpy().astype("timedelta64[ns]"),
+        "init_time": np.datetime64(init, "ns"),
+        "channel": names[0],
+        "units": dataset.units.get(names[0], ""),
+        "grid_adjust": dataset.grid_adjust,
+        "grid": dataset.grid_kind,
+    }
