@@ -135,3 +135,25 @@ def test_training_keeps_the_baseline_unless_validation_improves(tmp_path):
     assert best["progress"]["global_step"] == 0
     readout = [v for k, v in best["model"]["state_dict"].items() if "readout" in k]
     assert readout and all(float(v.abs().max()) == 0.0 for v in readout)
+
+
+def test_times_of_day_the_train_split_lacks_fall_back_to_persistence():
+    import copy
+
+    from geostl.commands.demo import TEC_DEMO_CONFIG
+    from geostl.data import build_datasets
+
+    cfg = copy.deepcopy(TEC_DEMO_CONFIG)
+    cfg["window"]["t_out"] = 4
+    cfg["splits"]["train"]["end"] = "2019-04-25T16:00"  # no maps from 16:00 to 24:00 UT
+    ds = build_datasets(cfg, tec_datasets(t_out=4)[1])
+    clim = _model(ds["train"], "climatology")
+    lines = clim.fit_baseline(ds["train"], ds["val"])
+    assert "the 32 of 96 times of day the train split lacks take the last input map" in lines[0]
+    persistence = _model(ds["train"], "persistence")
+    test = ds["test"]  # 17:00 to 24:00: every lead at a time of day the train split lacks
+    items = [test[i] for i in range(3)]
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    clim.eval(), persistence.eval()
+    with torch.no_grad():
+        assert torch.equal(clim(batch)["pred"], persistence(batch)["pred"])

@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--minutes",
         type=float,
         default=None,
-        help="a training time budget in minutes (default: none; the demo trains a fixed 12 "
-        "epochs, so its numbers repeat)",
+        help="a training time budget in minutes (default: none; the demo trains at most 12 "
+        "epochs with early stopping, decided by the losses, so its numbers repeat)",
     )
     p.set_defaults(func=_command("demo"))
 

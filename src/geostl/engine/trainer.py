@@ -594,14 +594,17 @@ def validation_sums(
     model.eval()
     sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
     loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
-    leads = 1 if has_own_loss(model) else int(dataset.t_out)
-    sums = torch.zeros(leads, 2, dtype=torch.float64, device=device)
+    # one row per lead (every rank the same shape for the all-reduce: the dataset's t_out;
+    # a plain list of samples takes it from its first batch); one row for a loss(batch) model
+    leads = 1 if has_own_loss(model) else getattr(dataset, "t_out", None)
+    sums = None if leads is None else torch.zeros(leads, 2, dtype=torch.float64, device=device)
     try:
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
             if has_own_loss(model):
                 with autocast():
                     _, diagnostics = unwrap_model(model).loss(batch)
+                assert sums is not None
                 sums[0] += torch.stack(
                     [diagnostics["loss_sum"].double(), diagnostics["count"].double()]
                 )
@@ -609,11 +612,15 @@ def validation_sums(
             with autocast():
                 pred = model(batch)["pred"].double()
             target, mask = batch["targets"].double(), batch["target_mask"]
-            for t in range(leads):
+            if sums is None:
+                sums = torch.zeros(target.shape[1], 2, dtype=torch.float64, device=device)
+            for t in range(target.shape[1]):
                 total, count = masked_error_sum(pred[:, t], target[:, t], mask[:, t], criterion)
                 sums[t] += torch.stack([total, count])
     finally:
         model.train(was)
+    if sums is None:
+        raise ValueError("validation: the val split has no window")
     return all_reduce_sum(sums)
 
 

@@ -7,8 +7,8 @@
 - ``sun_fixed``: the last input map turned westward with the Sun, 15 degrees per hour of lead
   (:class:`geostl.models.sun_frame.SunFixedFrame`; global grids with an hourly step);
 - ``climatology``: the training split's mean map at the same UT time of day (a time step that
-  divides a day); pixels with no valid training value at a time of day take the last input
-  map (counted and reported by :meth:`BaselineStart.fit`);
+  divides a day); times of day the train split lacks, and pixels with no valid training value
+  at a time of day, take the last input map (counted and reported by :meth:`BaselineStart.fit`);
 - ``blend``: per lead and channel, the least-squares combination of the available three
   (weights fitted on the validation split: valid target pixels, unweighted, as the training
   loss), so a lead where the climatology is better leans on it.
@@ -137,9 +137,9 @@ class BaselineStart(nn.Module):
         if not torch.equal(self.clim_minutes[idx], minutes.to(self.clim_minutes.device)):
             seen = sorted(set(minutes.flatten().tolist()) - set(self.clim_minutes.tolist()))
             raise ValueError(
-                "model.baseline: the training split has no map at time(s) of day "
+                "model.baseline: time(s) of day "
                 + ", ".join(f"{m // 60:02d}:{m % 60:02d}" for m in seen[:5])
-                + " UT, so its climatology cannot forecast them"
+                + " UT are off the time step its climatology was fitted for"
             )
         clim = self.clim[idx].to(last.dtype)  # (B, T, C, H, W)
         return torch.where(torch.isnan(clim), last, clim)
@@ -222,22 +222,32 @@ class BaselineStart(nn.Module):
                 total[minute] += np.where(m[t], y[t], 0.0)
                 count[minute] += m[t]
         present = np.flatnonzero(count.reshape(_MINUTES_PER_DAY, -1).sum(axis=1) > 0)
-        if present.size != phases:
+        if present.size == 0:
+            raise ValueError("model.baseline: the train split has no valid map for a climatology")
+        step = _MINUTES_PER_DAY // phases  # the phases of the grid's time step
+        grid = np.sort((present[0] % step + step * np.arange(phases)) % _MINUTES_PER_DAY)
+        off_grid = np.setdiff1d(present, grid)
+        if off_grid.size:
             raise ValueError(
-                f"model.baseline: the climatology needs maps at each of the {phases} times of "
-                f"day of the time step; the train split has {present.size}"
+                f"model.baseline: training maps at {off_grid.size} times of day off the "
+                f"{step}-minute step (e.g. {off_grid[0] // 60:02d}:{off_grid[0] % 60:02d} UT)"
             )
-        mean = total[present] / np.where(count[present] > 0, count[present], np.nan)
+        mean = total[grid] / np.where(count[grid] > 0, count[grid], np.nan)
         area = getattr(train, "area_mask", None)  # padding and masked-out pixels not counted
         inside = np.ones((h, w), bool) if area is None else np.asarray(area, bool)
-        empty = int(np.isnan(mean)[..., inside].sum())
-        self.clim_minutes.copy_(torch.from_numpy(present.astype(np.int64)))
+        unseen = phases - present.size
+        empty = int(np.isnan(mean[np.isin(grid, present)])[..., inside].sum())
+        self.clim_minutes.copy_(torch.from_numpy(grid.astype(np.int64)))
         self.clim.copy_(torch.from_numpy(mean).float())
-        return f"baseline climatology: {len(seen)} training maps at {phases} times of day" + (
-            f"; {empty} pixel-phases of the grid with no valid value take the last input map"
-            if empty
-            else ""
-        )
+        text = f"baseline climatology: {len(seen)} training maps at {present.size} times of day"
+        if unseen:
+            text += (
+                f"; the {unseen} of {phases} times of day the train split lacks take the last "
+                "input map (persistence)"
+            )
+        if empty:
+            text += f"; {empty} pixel-phases of the grid with no valid value take the last map"
+        return text
 
     def _fit_blend(self, val: Any, batch_size: int) -> str:
         from torch.utils.data import DataLoader
