@@ -3,8 +3,9 @@
 It reads the built-in 2-day 15-minute UPC (UQRG) global TEC sample and its OMNI2 drivers,
 builds train / validation / test windows (2 h in, 3 h out) with chronological splits, trains a
 2-layer ConvLSTM for at most 12 epochs of 10 steps on the CPU (stopping after 3 epochs without
-a better validation loss; a fixed schedule, so the numbers repeat on any machine), and scores its best checkpoint on the held-out final hours beside persistence,
-sun-fixed persistence and a time-of-day climatology (RMSE per lead time in TECU, cos-latitude
+a better validation loss; a fixed schedule, so the numbers repeat on any machine), and scores
+its best checkpoint on the held-out final hours beside persistence, sun-fixed persistence and
+a time-of-day climatology (RMSE per lead time in TECU, cos-latitude
 weighted, the repeated 180 E meridian counted once). The model forecasts the correction to the
 per-lead blend of those three baselines (``model.baseline: blend``, fitted on the validation
 split), starting at zero: the untrained model is the blend, and training replaces it only when
