@@ -157,3 +157,16 @@ def test_times_of_day_the_train_split_lacks_fall_back_to_persistence():
     clim.eval(), persistence.eval()
     with torch.no_grad():
         assert torch.equal(clim(batch)["pred"], persistence(batch)["pred"])
+
+
+def test_a_window_gets_the_same_forecast_in_any_batch():
+    ds, _, _ = tec_datasets(t_out=4)
+    model = _model(ds["train"], "blend")
+    model.fit_baseline(ds["train"], ds["val"])
+    model.eval()
+    batch = _val_batch(ds, 5)
+    with torch.no_grad():
+        together = model(batch)["pred"]
+        alone = torch.cat([model({k: v[i : i + 1] for k, v in batch.items()})["pred"]
+                           for i in range(5)])  # fmt: skip
+    assert torch.equal(together, alone)

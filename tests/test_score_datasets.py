@@ -311,7 +311,7 @@ def test_scores_of_the_predict_file_reproduce_geostl_test(tiny_tec_run, tmp_path
     with xr.open_dataset(tmp_path / "f.nc", engine="h5netcdf") as forecast:
         assert forecast["tec"].dtype == np.float64
         tables = geostl.evaluate(forecast, truth, baselines=names, climatology=training)
-        # stored as float32 the forecast is rounded by ~1e-7 relative: visible at 1e-9
+        # stored as float32 the forecast is rounded by ~1e-7 relative: visible at 1e-10
         rounded = geostl.evaluate(
             forecast.astype(np.float32), truth, baselines=names, climatology=training
         )
@@ -320,12 +320,13 @@ def test_scores_of_the_predict_file_reproduce_geostl_test(tiny_tec_run, tmp_path
     for label, table in tables.items():
         for row in saved[label]["rows"]:
             got = table.value(row["metric"], row["channel"], row["lead"], row["weighting"])
-            assert got == pytest.approx(row["value"], rel=1e-9, abs=1e-12), (label, row)
+            assert got == pytest.approx(row["value"], rel=1e-11, abs=1e-12), (label, row)
             compared += 1
         assert table.units == expected[label].units and table.notes == expected[label].notes
     assert compared > 100
     assert tables.n_left_out == 0
-    assert _worst(expected["model"], rounded["model"]) > 1e-9
+    # the comparison above can fail: float32 storage moves the model's scores by more
+    assert _worst(expected["model"], rounded["model"]) > 1e-10
 
 
 # -- geostl score -------------------------------------------------------------------------------

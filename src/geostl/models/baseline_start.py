@@ -177,8 +177,13 @@ class BaselineStart(nn.Module):
                 f"model.baseline: the blend was fitted for {self.t_out} leads, asked for {t_out}"
             )
         parts = self.components_of(batch, t_out)
-        weights = self.weights[:t_out].to(parts.dtype)  # (T, C, K)
-        return torch.einsum("btchwk,tck->btchw", parts, weights)
+        weights = self.weights[:t_out].to(parts.dtype)[None, :, :, None, None]  # (1, T, C, 1, 1, K)
+        # element-wise in a fixed order (an einsum becomes a GEMM whose rounding depends on the
+        # batch size: the same window would score differently in another batch)
+        out = parts[..., 0] * weights[..., 0]
+        for i in range(1, parts.shape[-1]):
+            out = out + parts[..., i] * weights[..., i]
+        return out
 
     # -- fitting ------------------------------------------------------------------------------
 

@@ -75,9 +75,12 @@ def score_windows(
         for g in masks
     }
     weighted = preferred_weighting(metrics[ALL_WINDOWS].weightings)
-    for batch, pred in predict_windows(model, dataset, batch_size, device):
-        truth = dataset.normaliser.inverse(batch["targets"].double(), names, axis=2)
+    # the truth as read, in physical units (as the run's own evaluation scores it), not the
+    # float32 normalised targets transformed back
+    physical = dataset.with_physical_values()
+    for batch, pred in predict_windows(model, physical, batch_size, device):
         valid = batch["target_mask"]
+        truth = torch.where(valid, batch["targets_physical"].double(), 0.0)
         index = batch["index"].numpy()
         for g, acc in metrics.items():
             rows = torch.from_numpy(masks[g][index])
