@@ -30,6 +30,7 @@ def run_case() -> dict:
     cfg = fill_defaults(check(DEMO_RUN_CONFIG, complete=True))
     _, datasets = prepare(cfg)
     model = build_forecaster(cfg["model"], meta_from_dataset(datasets["train"]))
+    model.fit_baseline(datasets["train"], datasets["val"])  # the demo's blend (model.baseline)
     loader = torch.utils.data.DataLoader(datasets["train"], batch_size=8, shuffle=True)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     t = time.perf_counter()
