@@ -42,10 +42,14 @@ def _reference(ds, sources, names, batch):
     return {k: v / TEC_SCALE for k, v in refs.items()}
 
 
-def _val_batch(ds, n=6):
-    phys = ds["val"].with_physical_values()
-    items = [phys[i] for i in range(n)]
+def _stack(dataset, n):
+    """The first ``n`` windows of ``dataset`` as one batch."""
+    items = [dataset[i] for i in range(n)]
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def _val_batch(ds, n=6):
+    return _stack(ds["val"].with_physical_values(), n)
 
 
 @pytest.mark.parametrize("name", ["persistence", "sun_fixed", "climatology"])
@@ -73,9 +77,7 @@ def test_blend_weights_are_the_least_squares_fit_and_the_zero_forecast():
     assert names == ["persistence", "sun_fixed", "climatology"]
     # independent fit: numpy lstsq per lead over every validation window, from the evaluation's
     # baselines in float64
-    val = ds["val"].with_physical_values()
-    items = [val[i] for i in range(len(val))]
-    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    batch = _val_batch(ds, len(ds["val"]))
     refs = _reference(ds, sources, names, batch)
     y = batch["targets_physical"].double() / TEC_SCALE
     ok = batch["target_mask"] & torch.isfinite(y)
@@ -152,8 +154,7 @@ def test_times_of_day_the_train_split_lacks_fall_back_to_persistence():
     assert "the 32 of 96 times of day the train split lacks take the last input map" in lines[0]
     persistence = _model(ds["train"], "persistence")
     test = ds["test"]  # 17:00 to 24:00: every lead at a time of day the train split lacks
-    items = [test[i] for i in range(3)]
-    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    batch = _stack(test, 3)
     clim.eval(), persistence.eval()
     with torch.no_grad():
         assert torch.equal(clim(batch)["pred"], persistence(batch)["pred"])

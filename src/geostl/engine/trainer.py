@@ -189,11 +189,8 @@ class Trainer:
             autocast,
             criterion=self.cfg.criterion,
         )
-        total = sums.sum(dim=0)
-        if total[1] == 0:
-            raise ValueError("validation: the val split has no valid target element")
         self.val_by_lead = [float(a / b) if b > 0 else math.nan for a, b in sums.tolist()]
-        return float(total[0] / total[1])
+        return pooled_loss(sums)
 
     def _out_of_time(self, start: float) -> bool:
         if self.cfg.max_minutes is None:
@@ -634,10 +631,15 @@ def validation_loss(
 ) -> float:
     """Masked ``criterion`` (MSE or MAE, the training criterion) in normalised units pooled
     over every valid target element of ``dataset`` (:func:`validation_sums` over all leads)."""
-    sums = validation_sums(model, dataset, batch_size, device, autocast, criterion).sum(dim=0)
-    if sums[1] == 0:
+    return pooled_loss(validation_sums(model, dataset, batch_size, device, autocast, criterion))
+
+
+def pooled_loss(sums: torch.Tensor) -> float:
+    """The loss pooled over every lead of (L, 2) :func:`validation_sums`."""
+    total = sums.sum(dim=0)
+    if total[1] == 0:
         raise ValueError("validation: the val split has no valid target element")
-    return float(sums[0] / sums[1])
+    return float(total[0] / total[1])
 
 
 def has_own_loss(model: torch.nn.Module) -> bool:

@@ -197,7 +197,6 @@ class BaselineStart(nn.Module):
         if "climatology" in self.components:
             lines.append(self._fit_climatology(train))
         if self.name == "blend":
-            self.fitted.fill_(True)  # the components are ready; the weights are fitted next
             lines.append(self._fit_blend(val, batch_size))
         self.fitted.fill_(True)
         lines.append(self.describe())
