@@ -187,6 +187,7 @@ def test_two_process_gloo_pools_and_counts_like_one_process(mv_root: Path, tmp_p
            str(worker), str(mv_root), str(tmp_path)]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "terminate called" not in proc.stderr, proc.stderr[-3000:]
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     _, _, single = _report(_config(mv_root, tmp_path, SVQ_OPTIONS), tmp_path / "single")
     assert ddp["codebook_usage"] == single["codebook_usage"]

@@ -196,6 +196,7 @@ def test_two_process_gloo_run_scores_equal_a_single_process_test(tmp_path: Path)
            *TINY]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "terminate called" not in done.stderr, done.stderr[-3000:]
     run = tmp_path / "enso"
     out = tmp_path / "single"
     assert cli.main(["test", "--ckpt", str(run / "best.pt"), "--out", str(out)]) == 0

@@ -272,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"geostl {args.command}: error: {text}", file=sys.stderr)
             return 2
         raise
+    finally:
+        from geostl.engine import shutdown_distributed
+
+        # A gloo process group left to the interpreter's teardown can abort the process
+        # (SIGABRT, "terminate called without an active exception") after a run succeeded.
+        shutdown_distributed()
 
 
 if __name__ == "__main__":

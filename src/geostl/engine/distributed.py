@@ -13,6 +13,7 @@ is unshuffled and never padded: every window is scored exactly once over all ran
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,6 +105,9 @@ def init_distributed(device: torch.device | str = "cpu") -> DistInfo:
             )
     backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
     dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)
+    # Destroyed while the interpreter is still whole: a gloo group left to the teardown can
+    # abort a finished run ("terminate called without an active exception").
+    atexit.register(shutdown_distributed)
     return dist_info()
 
 
