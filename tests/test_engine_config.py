@@ -14,7 +14,7 @@ def test_defaults_match_the_run_config_description():
         "epochs": 10, "batch_size": 8, "val_batch_size": 4, "num_workers": 0,
         "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "schedule": "onecycle",
         "warmup_steps": 0, "warmup_epochs": 0, "grad_clip": None, "criterion": "mse",
-        "amp": False, "compile": False,
+        "precision": "auto", "amp": False, "compile": False,
         "device": "auto",
         "early_stopping": None, "seed": 0, "max_minutes": None, "max_steps_per_epoch": None,
         "scheduled_sampling": {"start": 1.0, "decay_per_step": 2.0e-5, "min": 0.0,

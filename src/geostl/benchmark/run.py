@@ -111,6 +111,7 @@ def benchmark_model(
     matmul_dtype: torch.dtype = torch.float32,
     name: str = "",
     input_desc: str = "",
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Measure a model's complexity and speed (see the module docstring).
 
@@ -127,6 +128,9 @@ def benchmark_model(
         train: also measure the training step (FLOPs, throughput, memory).
         matmul_n, matmul_dtype: size and type of the reference matrix product; 0 skips it.
         name, input_desc: labels for the report.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (``train.precision``'s formats; ``auto`` as in
+            training): the forward passes run under that autocast, the training step with a
+            loss scaler for ``fp16``. The matmul reference stays ``matmul_dtype``.
 
     Returns:
         A flat JSON-ready dict: ``params``, ``flops``/``macs`` per sequence (forward) and
@@ -140,7 +144,14 @@ def benchmark_model(
         raise ValueError(
             f"batch_size and iters must be >= 1, warmup >= 0 (got {batch_size}, {iters}, {warmup})"
         )
+    from geostl.allocator import tune_allocator
+
+    tune_allocator()  # as the Trainer does: time the steps a training run takes
     dev = resolve_device(device)
+    from geostl.engine.precision import resolve_precision
+
+    prec = resolve_precision(precision, dev)
+    autocast = prec.autocast
     net = copy.deepcopy(model).to(dev)
     train_fn = train_inputs_fn or example_inputs_fn
     out: dict[str, Any] = {
@@ -156,6 +167,7 @@ def benchmark_model(
         "geostl": __version__,
         "warmup": warmup,
         "iters": iters,
+        "precision": prec.name,
         "params": sum(p.numel() for p in net.parameters()),
         "trainable_params": sum(p.numel() for p in net.parameters() if p.requires_grad),
     }
@@ -166,7 +178,7 @@ def benchmark_model(
     x = to_device(example_inputs_fn(batch_size), dev)
 
     def infer() -> None:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             call_model(net, x)
 
     mem, method = peak_memory(infer, dev)
@@ -179,11 +191,19 @@ def benchmark_model(
         out["train_flops"] = count_flops(net, to_device(train_fn(1), dev), True, loss_fn).flops
         xt = to_device(train_fn(batch_size), dev)
         opt = torch.optim.Adam(net.parameters(), lr=1e-6)
+        scaler = prec.grad_scaler()
 
         def step() -> None:
             opt.zero_grad(set_to_none=True)
-            loss_fn(call_model(net, xt)).backward()
-            opt.step()
+            with autocast():
+                loss = loss_fn(call_model(net, xt))
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
 
         mem, _ = peak_memory(step, dev)
         out["train_peak_mem_bytes"] = mem

@@ -57,6 +57,7 @@ def _choices(section: Section, key: str) -> tuple[Any, ...]:
 OPTIMIZERS = _choices(_TRAIN, "optimizer")
 SCHEDULES = _choices(_TRAIN, "schedule")
 DEVICES = _choices(_TRAIN, "device")
+PRECISION_CHOICES = _choices(_TRAIN, "precision")
 BASELINES = _choices(_EVAL, "baselines")
 CLIMATOLOGY_BY = (*_choices(_EVAL, "climatology_by"), None)
 
@@ -119,6 +120,7 @@ class TrainConfig:
     warmup_epochs: int = _default(_TRAIN, "warmup_epochs")
     grad_clip: float | None = _default(_TRAIN, "grad_clip")
     criterion: str = _default(_TRAIN, "criterion")
+    precision: str = _default(_TRAIN, "precision")
     amp: bool = _default(_TRAIN, "amp")
     compile: bool = _default(_TRAIN, "compile")
     device: str = _default(_TRAIN, "device")
@@ -159,7 +161,8 @@ class TrainConfig:
             if key in d:
                 out[key] = _bool(d[key], w(key))
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                             ("device", DEVICES), ("criterion", CRITERIA)):  # fmt: skip
+                             ("device", DEVICES), ("criterion", CRITERIA),
+                             ("precision", PRECISION_CHOICES)):  # fmt: skip
             if key in d:
                 out[key] = _choice(d[key], choices, w(key))
         if "scheduled_sampling" in d:

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from geostl.allocator import tune_allocator
 from geostl.engine.checkpoint import (
     data_description,
     load_checkpoint,
@@ -53,6 +54,7 @@ from geostl.engine.distributed import (
 )
 from geostl.engine.loss import masked_error_sum, total_loss
 from geostl.engine.optim import build_optimizer
+from geostl.engine.precision import resolve_precision
 from geostl.engine.runlog import TensorBoard, TrainLog, format_seconds, write_epoch_log
 from geostl.engine.schedule import build_scheduler, fast_forward
 
@@ -106,6 +108,7 @@ class Trainer:
         for split in ("train", "val"):
             if split not in datasets:
                 raise KeyError(f"Trainer: datasets needs a {split!r} split, got {sorted(datasets)}")
+        tune_allocator()  # library use too: freed activations reused, not mapped again
         self.model = model
         self.datasets = dict(datasets)
         self.cfg = (
@@ -206,6 +209,11 @@ class Trainer:
                           stacklevel=3)  # fmt: skip
             return model
         try:
+            from torch import _dynamo
+
+            # a graph that fails to compile at its first call (no C++ compiler, an operator
+            # inductor lacks) runs eagerly with dynamo's warning instead of stopping the run
+            _dynamo.config.suppress_errors = True
             return torch.compile(model)
         except Exception as err:  # e.g. an unsupported Python version
             warnings.warn(f"train.compile: torch.compile failed ({err}); running eagerly",
@@ -223,6 +231,7 @@ class Trainer:
         cfg = self.cfg
         start = time.monotonic()
         device = resolve_device(cfg.device, _local_rank(), "train.device")
+        self.precision = resolve_precision(cfg.precision, device, cfg.amp)
         self.info = init_distributed(device)
         info = self.info
         main = info.is_main
@@ -255,16 +264,8 @@ class Trainer:
             steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
         optimizer = build_optimizer(model.parameters(), cfg)
         scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
-        use_amp_cuda = cfg.amp and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda") if use_amp_cuda else None
-        if cfg.amp and device.type == "cuda":
-            autocast = lambda: torch.autocast("cuda", dtype=torch.float16)  # noqa: E731
-        elif cfg.amp:
-            if main:
-                print("train.amp on CPU: bfloat16 autocast (no GradScaler)", file=sys.stderr)
-            autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
-        else:
-            autocast = nullcontext
+        scaler = self.precision.grad_scaler()
+        autocast = self.precision.autocast
         resumed_from: str | None = None
         if self._resume_ckpt is not None:
             ck = self._resume_ckpt
@@ -414,7 +415,7 @@ class Trainer:
             f"run {name}: {backbone}, {n_params:,} parameters; windows {sizes}; "
             f"{cfg.epochs} epochs x {steps_per_epoch} steps = {total_steps} steps of batch "
             f"{cfg.batch_size}; {cfg.optimizer} lr {cfg.lr:g}, {cfg.schedule} schedule; "
-            f"seed {cfg.seed}; device {device}; torch {torch.__version__}"
+            f"seed {cfg.seed}; device {device}, {self.precision.name}; torch {torch.__version__}"
         )
 
     def _epochs(

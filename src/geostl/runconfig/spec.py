@@ -352,7 +352,19 @@ RUN_SPEC = Section(
                     choices=("mse", "mae"),
                     help="loss on the normalised maps",
                 ),
-                "amp": _f("bool", False, help="mixed precision (CUDA only)"),
+                "precision": _f(
+                    "str",
+                    "auto",
+                    choices=("auto", "fp32", "bf16", "fp16"),
+                    help="number format of the training step: auto = bf16 (else fp16 with "
+                    "loss scaling) on CUDA, fp32 on CPU; bf16 also runs on CPUs",
+                ),
+                "amp": _f(
+                    "bool",
+                    False,
+                    help="older name for mixed precision: true = bf16 on CPU, fp16 on CUDA "
+                    "(use train.precision)",
+                ),
                 "compile": _f("bool", False, help="torch.compile the model"),
                 "device": _f(
                     "str",

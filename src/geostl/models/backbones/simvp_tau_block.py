@@ -29,6 +29,7 @@ from geostl.models.backbones.simvp_blocks import (
     LayerScaledAttentionBlock,
     init_conv_fan_out,
 )
+from geostl.models.blocks.dilated_depthwise import DilatedDepthwiseConv2d
 
 
 class TemporalAttentionModule(nn.Module):
@@ -39,7 +40,7 @@ class TemporalAttentionModule(nn.Module):
         d_k = 2 * dilation - 1
         dd_k = kernel_size // dilation + ((kernel_size // dilation) % 2 - 1)
         self.conv0 = nn.Conv2d(dim, dim, d_k, padding=(d_k - 1) // 2, groups=dim)
-        self.conv_spatial = nn.Conv2d(
+        self.conv_spatial = DilatedDepthwiseConv2d(
             dim, dim, dd_k, padding=dilation * (dd_k - 1) // 2, groups=dim, dilation=dilation
         )
         self.conv1 = nn.Conv2d(dim, dim, 1)

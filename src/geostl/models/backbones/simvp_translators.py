@@ -88,9 +88,18 @@ class MetaTranslator(nn.Module):
             )
         )
 
+        self.channels_last = bool(getattr(block_cls, "channels_last", False))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, channel_in, h, w) → (B, channel_in, h, w)."""
-        return self.layers(x)
+        """(B, channel_in, h, w) → (B, channel_in, h, w), contiguous.
+
+        Blocks whose class sets ``channels_last = True`` (the convolutional ones, where it
+        measured faster: ``docs/benchmarks.md``) run on a channels-last copy of ``x``: the same
+        values in NHWC memory, where oneDNN's depth-wise and 1×1 convolutions are fastest.
+        """
+        if not self.channels_last:
+            return self.layers(x)
+        return self.layers(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
 class GroupConv2d(nn.Module):
