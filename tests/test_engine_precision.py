@@ -84,7 +84,6 @@ def test_compiled_training_equals_eager_training(tmp_path):
 def test_a_graph_that_cannot_compile_falls_back_to_eager(tmp_path, monkeypatch):
     """No working C++ compiler for inductor: the run trains eagerly instead of stopping."""
     import torch._inductor.config as inductor_config
-
     from torch._dynamo.utils import counters
 
     monkeypatch.setattr(inductor_config.cpp, "cxx", ("geostl-no-such-compiler",))
