@@ -67,6 +67,8 @@ RESUMABLE_TRAIN_KEYS = (
     "num_workers",
     "device",
     "val_batch_size",
+    "precision",
+    "compile",
 )
 
 
