@@ -120,3 +120,31 @@ def test_validation_loss_falls_on_the_tec_sample(tmp_path):
         backbone, tmp_path, epochs=2, steps=3, lr=1e-2, batch_size=2, t_out=2
     )
     assert after < 0.5 * before and vals[-1] < vals[0], (before, vals)
+
+
+def test_cells_follow_their_equations_in_float64():
+    """PhyCell's correction and the ConvLSTM update against the equations written out."""
+    from geostl.models.backbones.phydnet_cells import PhyCellCell, PhyDConvLSTMCell
+
+    torch.manual_seed(0)
+    phy = PhyCellCell(8, 14, 7, groups=7).double()
+    x, h = torch.randn(2, 8, 6, 6).double(), torch.randn(2, 8, 6, 6).double()
+    gain = torch.sigmoid(phy.convgate(torch.cat([x, h], 1)))
+    pred = h + phy.conv2(phy.norm(phy.conv1(h)))
+    ref = pred + gain * (x - pred)
+    got = phy(x, h)
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    params = list(phy.parameters())
+    for a, b in zip(torch.autograd.grad(got.pow(2).sum(), params),
+                    torch.autograd.grad(ref.pow(2).sum(), params), strict=True):  # fmt: skip
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+    lstm = PhyDConvLSTMCell(8, 4, 3).double()
+    c = torch.randn(2, 4, 6, 6).double()
+    h4 = torch.randn(2, 4, 6, 6).double()
+    i, f, o, g = lstm.conv(torch.cat([x, h4], 1)).chunk(4, 1)
+    c_ref = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_ref = torch.sigmoid(o) * torch.tanh(c_ref)
+    h_new, c_new = lstm(x, h4, c)
+    torch.testing.assert_close(c_new, c_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h_new, h_ref, rtol=1e-12, atol=1e-12)

@@ -78,8 +78,11 @@ def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _loader(dataset, batch_size: int, num_workers: int = 0) -> tuple[DataLoader, bool]:
+def _loader(
+    dataset, batch_size: int, num_workers: int = 0, pin_memory: bool = False
+) -> tuple[DataLoader, bool]:
     """This rank's windows, unshuffled and without duplicates; ``(loader, dummy)``.
+    ``pin_memory`` (for a CUDA device): page-locked batches, copied ``non_blocking``.
 
     A rank left without any window (fewer windows than ranks) gets window 0 with ``dummy``
     True: its batch is run but counts nothing, so every rank holds the same sums.
@@ -90,8 +93,9 @@ def _loader(dataset, batch_size: int, num_workers: int = 0) -> tuple[DataLoader,
     if dummy:
         sampler = [0]
     loader = DataLoader(
-        dataset, batch_size, sampler=sampler, num_workers=num_workers, generator=torch.Generator()
-    )
+        dataset, batch_size, sampler=sampler, num_workers=num_workers,
+        generator=torch.Generator(), pin_memory=pin_memory,
+    )  # fmt: skip
     return loader, dummy
 
 
@@ -142,11 +146,12 @@ def predict_windows(
     was_training = model.training
     model.eval()
     if shard:
-        loader, dummy = _loader(dataset, batch_size)
+        loader, dummy = _loader(dataset, batch_size, pin_memory=device.type == "cuda")
         if dummy:
             return
     else:
-        loader = DataLoader(dataset, batch_size, shuffle=False, generator=torch.Generator())
+        loader = DataLoader(dataset, batch_size, shuffle=False, generator=torch.Generator(),
+                            pin_memory=device.type == "cuda")  # fmt: skip
     try:
         for batch in loader:
             out = model(_to_device(batch, device))
@@ -478,7 +483,10 @@ def evaluate_sums(
     # the truth and the baselines' inputs as stored (physical units), not through the float32
     # normalisation: scores recomputed from the data and a written forecast then agree
     physical = hasattr(dataset, "with_physical_values")
-    loader, dummy = _loader(dataset.with_physical_values() if physical else dataset, cfg.batch_size)
+    loader, dummy = _loader(
+        dataset.with_physical_values() if physical else dataset, cfg.batch_size,
+        pin_memory=device.type == "cuda",
+    )  # fmt: skip
     was_training = model.training
     model.eval()
     bar = loader

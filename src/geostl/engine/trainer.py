@@ -593,7 +593,8 @@ def validation_sums(
     was = model.training
     model.eval()
     sampler = ShardSampler(len(dataset), dist_info(), shuffle=False, pad=False)
-    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator())
+    loader = DataLoader(dataset, batch_size, sampler=sampler, generator=torch.Generator(),
+                        pin_memory=device.type == "cuda")  # fmt: skip
     # one row per lead (every rank the same shape for the all-reduce: the dataset's t_out;
     # a plain list of samples takes it from its first batch); one row for a loss(batch) model
     leads = 1 if has_own_loss(model) else getattr(dataset, "t_out", None)

@@ -77,16 +77,16 @@ class MAUCell(nn.Module):
         """
         s_next = self.conv_s_next(s_in)
         t_next = self.conv_t_next(t_state)
-        scores = (s_history * s_next.unsqueeze(0)).sum(dim=(2, 3, 4)) * self.scale  # (τ, B)
-        alpha = torch.softmax(scores, dim=0)[:, :, None, None, None]
-        trend = (t_history * alpha).sum(dim=0)
-        gate = torch.sigmoid(t_next)
-        fused = gate * t_state + (1.0 - gate) * trend
+        # products over the history without (τ, B, hidden, h, w) temporaries; u·a + (1 − u)·b
+        # as one lerp(b, a, u) = b + u·(a − b)
+        scores = torch.einsum("tbchw,bchw->tb", s_history, s_next) * self.scale  # (τ, B)
+        alpha = torch.softmax(scores, dim=0)
+        trend = torch.einsum("tb,tbchw->bchw", alpha, t_history)
+        fused = torch.lerp(trend, t_state, torch.sigmoid(t_next))
         t_g, t_t, t_s = torch.split(self.conv_t(fused), self.hidden, dim=1)
         s_g, s_t, s_s = torch.split(self.conv_s(s_in), self.hidden, dim=1)
-        t_gate, s_gate = torch.sigmoid(t_g), torch.sigmoid(s_g)
-        t_new = t_gate * t_t + (1.0 - t_gate) * s_t
-        s_new = s_gate * s_s + (1.0 - s_gate) * t_s
+        t_new = torch.lerp(s_t, t_t, torch.sigmoid(t_g))
+        s_new = torch.lerp(t_s, s_s, torch.sigmoid(s_g))
         if self.cell_mode == "residual":
             s_new = s_new + s_in
         return t_new, s_new

@@ -61,7 +61,7 @@ class PhyCellCell(nn.Module):
         """x, h (B, dim, h, w) → corrected state (B, dim, h, w)."""
         gain = torch.sigmoid(self.convgate(torch.cat([x, h], dim=1)))
         predicted = h + self.conv2(self.norm(self.conv1(h)))
-        return predicted + gain * (x - predicted)
+        return torch.lerp(predicted, x, gain)  # predicted + gain·(x − predicted), one kernel
 
 
 class PhyDConvLSTMCell(nn.Module):
@@ -79,5 +79,5 @@ class PhyDConvLSTMCell(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, in, h, w), h and c (B, hidden, h, w) → new (h, c)."""
         i, f, o, g = torch.split(self.conv(torch.cat([x, h], dim=1)), self.hidden, dim=1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        c_new = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
         return torch.sigmoid(o) * torch.tanh(c_new), c_new
