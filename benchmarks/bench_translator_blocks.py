@@ -1,13 +1,17 @@
 """The measurements behind the SimVP translator's layout choices, on one thread.
 
     .venv/bin/python benchmarks/bench_translator_blocks.py [--blocks gsta,tau,...] [--reps 2]
+        [--only conv,pointwise,blocks]
 
 1. The dilated depth-wise convolution of gSTA/TAU/VAN (7 x 7, dilation 3, 512 channels, batch 4,
    18 x 18: the seeds' latent): PyTorch's dilated kernel against
    :class:`geostl.models.blocks.dilated_depthwise.DilatedDepthwiseConv2d` (phase grids), forward
    and forward + backward, channels-first and channels-last input; the undilated 5 x 5 of the
    same block for scale.
-2. Every registered translator block type in a MetaTranslator at the seeds' size (768 -> 512
+2. The 1x1 convolutions of SimVP-gSTA's translator (one training step: forward, gradient of
+   the input and of the weights) as ``F.conv2d`` and as ``F.linear`` on the channels-last view,
+   with their rate: the floor of the translator's step.
+3. Every registered translator block type in a MetaTranslator at the seeds' size (768 -> 512
    channels, N_T 8, 18 x 18, batch 4): forward + backward with channels-first memory against
    channels-last memory. Each block type runs in its own subprocess, so one that crashes is
    reported and the others still run.
@@ -63,6 +67,57 @@ def dilated_conv_table(reps: int) -> list[str]:
     return rows
 
 
+def pointwise_table(reps: int) -> list[str]:
+    """The 1x1 convolutions of SimVP-gSTA's translator at the seeds' size: forward + backward
+    of each as ``F.conv2d`` (channels-first) and as ``F.linear`` on the channels-last view,
+    summed over one training step, with their rate."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from geostl.models import build_backbone
+
+    net = build_backbone("simvp", in_shape=(12, 1, 72, 72), out_channels=1, t_out=12,
+                         model_type="gSTA", hid_S=64, hid_T=512, N_S=4, N_T=8)  # fmt: skip
+    shapes: list[tuple[tuple[int, ...], torch.nn.Conv2d]] = []
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append((tuple(i[0].shape), m)))
+        for m in net.translator.modules()
+        if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and m.groups == 1
+    ]
+    with torch.no_grad():
+        net.translator(torch.randn(4, 768, 18, 18))
+    for h in hooks:
+        h.remove()
+    totals = {"F.conv2d, channels-first": 0.0, "F.conv2d, channels-last": 0.0,
+              "F.linear on the channels-last view": 0.0}  # fmt: skip
+    flops = 0.0
+    for shape, m in shapes:
+        n, c, hh, ww = shape
+        flops += 3 * 2 * n * hh * ww * c * m.out_channels  # forward, grad input, grad weight
+        x = torch.randn(shape, requires_grad=True)
+        xc = torch.randn(shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+        xl = torch.randn(n, hh, ww, c, requires_grad=True)
+        w2 = m.weight.detach().view(m.out_channels, c).requires_grad_(True)
+        w4 = m.weight.detach().clone().requires_grad_(True)
+
+        def conv(x=x, w4=w4, m=m) -> None:
+            F.conv2d(x, w4, m.bias.detach()).sum().backward()
+
+        def conv_cl(xc=xc, w4=w4, m=m) -> None:
+            F.conv2d(xc, w4, m.bias.detach()).sum().backward()
+
+        def linear(xl=xl, w2=w2, m=m) -> None:
+            F.linear(xl, w2, m.bias.detach()).sum().backward()
+
+        for key, fn in zip(totals, (conv, conv_cl, linear), strict=True):
+            totals[key] += _time(fn, reps)
+    rows = [f"{len(shapes)} 1x1 convolutions, {flops / 1e9:.0f} GFLOP per training step:",
+            "", "| as | seconds per step | GFLOP/s |", "|---|---|---|"]  # fmt: skip
+    for name, t in totals.items():
+        rows.append(f"| {name} | {t:.2f} | {flops / t / 1e9:.1f} |")
+    return rows
+
+
 def block_case(name: str, reps: int) -> dict:
     """One block type: seconds per forward + backward, channels-first and channels-last."""
     import torch
@@ -87,6 +142,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", help="comma-separated block types (default: all)")
     parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--only", default="conv,pointwise,blocks", help="parts to run")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import torch
@@ -98,7 +154,13 @@ def main() -> int:
     if args.case:
         print(json.dumps(block_case(args.case, args.reps)))
         return 0
-    print("\n".join(dilated_conv_table(args.reps)), flush=True)
+    parts = set(args.only.split(","))
+    if "conv" in parts:
+        print("\n".join(dilated_conv_table(args.reps)), flush=True)
+    if "pointwise" in parts:
+        print("\n" + "\n".join(pointwise_table(args.reps)), flush=True)
+    if "blocks" not in parts:
+        return 0
     from geostl.models.backbones import simvp_metaformer, simvp_tau_block  # noqa: F401
     from geostl.models.blocks.base import TRANSLATOR_BLOCKS
 
