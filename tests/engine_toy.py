@@ -16,6 +16,7 @@ from torch import nn
 
 from geostl.commands.demo import TEC_DEMO_CONFIG
 from geostl.data import build_datasets
+from geostl.data.windows import forcing_frames
 from geostl.datasets import sample
 
 
@@ -36,9 +37,10 @@ class TinyForecaster(nn.Module):
         x = batch["inputs"][:, -1]
         truth = batch["targets"] if self.training else None
         static = batch["static"]
+        future = forcing_frames(batch, "out")  # scalar drivers made planes here, as the fusions
         outs = []
-        for t in range(batch["forcings_out"].shape[1]):
-            h = torch.relu(self.enc(torch.cat([x, batch["forcings_out"][:, t], static], dim=1)))
+        for t in range(future.shape[1]):
+            h = torch.relu(self.enc(torch.cat([x, future[:, t], static], dim=1)))
             y = x + self.dec(self.drop(h))
             outs.append(y)
             if truth is not None and teacher_forcing is not None:

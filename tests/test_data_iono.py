@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from geostl.data import DataConfig, build_datasets
+from geostl.data.windows import forcing_frames
 from geostl.datasets import sample
 from geostl.io import OMNI2_COLUMNS
 from geostl.runconfig import load_config
@@ -145,7 +146,7 @@ def test_sixteen_channels_on_the_builtin_samples_equal_omni2_at_the_right_hours(
     k = 5
     item = test[k]
     times = pd.DatetimeIndex(test.window_times(k)[: test.t_in])
-    f_in = item["forcings_in"].numpy()
+    f_in = forcing_frames(item, "in").numpy()
     phys = test.normaliser.inverse(f_in.astype(np.float64), names)
     # an hourly average stamped hh:00 is complete at hh+1:00: frame t reads floor(t) - 1 h
     rows = omni.sel(time=(times.floor("h") - pd.Timedelta("1h")).to_numpy())
@@ -182,7 +183,7 @@ def test_sixteen_channels_on_the_builtin_samples_equal_omni2_at_the_right_hours(
         item["inputs"].numpy()[:, 0] * 200, maps["tec"].values[s : s + test.t_in], rtol=1e-6
     )
     # policy 'known': calendar/position get their future, observed drivers hold the last input
-    f_out = item["forcings_out"].numpy()
+    f_out = forcing_frames(item, "out").numpy()
     np.testing.assert_array_equal(
         f_out[:, dst], np.broadcast_to(f_in[-1, dst], f_out[:, dst].shape)
     )

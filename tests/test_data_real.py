@@ -10,6 +10,7 @@ import torch
 import xarray as xr
 
 from geostl.data import build_datasets
+from geostl.data.windows import forcing_frames
 
 DATA = Path(
     os.environ.get("GEOSTL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -63,10 +64,12 @@ def test_tec_15min_with_hourly_drivers_read_back():
     # kp: hourly, last complete hour; last window ends at 2019-04-27 00:00
     t = pd.Timestamp(int(s["times_in"][-1]))
     ref = omni["kp"].sel(time=t.floor("1h") - pd.Timedelta("1h")).item()
-    assert s["forcings_in"][-1, 0, 0, 0].item() == pytest.approx(
+    assert forcing_frames(s, "in")[-1, 0, 0, 0].item() == pytest.approx(
         (ref - val.normaliser.offsets["kp"]) / val.normaliser.scales["kp"], rel=1e-5
     )
-    assert torch.equal(s["forcings_out"][:, 0], s["forcings_in"][-1:, 0].expand(12, -1, -1))
+    assert torch.equal(
+        forcing_frames(s, "out")[:, 0], forcing_frames(s, "in")[-1:, 0].expand(12, -1, -1)
+    )
 
 
 @pytest.mark.skipif(
@@ -100,5 +103,5 @@ def test_sst_monthly_land_nan_becomes_mask():
     ok = np.isfinite(raw[84:87])
     np.testing.assert_allclose(phys[ok], raw[84:87][ok], atol=1e-4)
     assert 0.25 < 1 - ok.mean() < 0.4  # ~31 % land
-    months = (s["forcings_out"][:, 0, 0, 0] * 3.5 + 6.5).round().tolist()
+    months = (forcing_frames(s, "out")[:, 0, 0, 0] * 3.5 + 6.5).round().tolist()
     assert months == [4.0, 5.0, 6.0]  # 2017-04 .. 2017-06, calendar feature known in future

@@ -9,6 +9,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from geostl.data import DataConfig, WindowDataset, build_datasets
+from geostl.data.windows import forcing_frames
 
 LAT = np.array([20.0, 10.0, 0.0, -10.0, -20.0])  # descending, as in IONEX
 LON = np.array([-180.0, -90.0, 0.0, 90.0])
@@ -78,7 +79,7 @@ def test_sample_values_masks_and_times_against_numpy():
         np.testing.assert_array_equal(s["times_out"].numpy(), t[4:])
         assert s["index"].item() == i
     s0 = ds[0]
-    assert s0["forcings_in"].shape == (4, 4, 5, 4) and s0["static"].shape == (1, 5, 4)
+    assert forcing_frames(s0, "in").shape == (4, 4, 5, 4) and s0["static"].shape == (1, 5, 4)
     np.testing.assert_allclose(s0["static"][0, :, 0].numpy(), LAT / 90)
     assert ds.units == {"tec": "TECU"} and ds.time_step == np.timedelta64(15, "m")
     assert ds.forcing_names == ["kp", "lst_cos", "dst", "ut_hour"]
@@ -99,12 +100,12 @@ def test_forcing_values_alignment_and_local_time():
     omni = src["omni"].to_dataframe()
     for j, t in enumerate(times[:4]):
         kp_ref = omni["kp"][t.floor("1h") - pd.Timedelta("1h")]  # last complete hour
-        assert s["forcings_in"][j, 0, 0, 0].item() == pytest.approx(kp_ref / 10)
+        assert forcing_frames(s, "in")[j, 0, 0, 0].item() == pytest.approx(kp_ref / 10)
         lst = (t.hour + t.minute / 60 + LON / 15) % 24
         np.testing.assert_allclose(
-            s["forcings_in"][j, 1, 2].numpy(), np.cos(2 * np.pi * lst / 24), atol=1e-6
+            forcing_frames(s, "in")[j, 1, 2].numpy(), np.cos(2 * np.pi * lst / 24), atol=1e-6
         )
-        assert s["forcings_in"][j, 3, 0, 0].item() == pytest.approx(
+        assert forcing_frames(s, "in")[j, 3, 0, 0].item() == pytest.approx(
             (t.hour + t.minute / 60 - 12) / 12
         )
 
@@ -120,17 +121,19 @@ def _poison_window(policy, i):
 @pytest.mark.parametrize("i", [0, 5, 10])
 def test_known_policy_never_reads_observed_future(i):
     clean, s = _poison_window("known", i)
-    assert s["forcings_out"].abs().max() < 100 and s["forcings_in"].abs().max() < 100
+    assert forcing_frames(s, "out").abs().max() < 100 and forcing_frames(s, "in").abs().max() < 100
     for c in (0, 2):  # observed: held at the last input frame
-        assert torch.equal(s["forcings_out"][:, c], s["forcings_in"][-1:, c].expand(3, -1, -1))
+        assert torch.equal(
+            forcing_frames(s, "out")[:, c], forcing_frames(s, "in")[-1:, c].expand(3, -1, -1)
+        )
     for c in (1, 3):  # known: true future values
-        assert torch.equal(s["forcings_out"][:, c], clean["forcings_out"][:, c])
-    assert torch.equal(s["forcings_in"], clean["forcings_in"])
+        assert torch.equal(forcing_frames(s, "out")[:, c], forcing_frames(clean, "out")[:, c])
+    assert torch.equal(forcing_frames(s, "in"), forcing_frames(clean, "in"))
 
 
 def test_oracle_policy_reads_future_and_says_so():
     clean, s = _poison_window("oracle", 5)
-    assert s["forcings_out"][:, 2].abs().max() > 1e6  # the poison is visible to an oracle
+    assert forcing_frames(s, "out")[:, 2].abs().max() > 1e6  # the poison is visible to an oracle
     ds = WindowDataset(*_args("oracle"))
     assert ds.uses_future_observed and ds.future_forcings == "oracle"
 
@@ -143,7 +146,7 @@ def _args(policy):
 def test_none_policy_zeros_keep_channels():
     ds = WindowDataset(*_args("none"))
     s = ds[1]
-    assert s["forcings_out"].shape == (3, 4, 5, 4) and not s["forcings_out"].any()
+    assert forcing_frames(s, "out").shape == (3, 4, 5, 4) and not forcing_frames(s, "out").any()
     assert not ds.uses_future_observed
 
 

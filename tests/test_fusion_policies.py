@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from geostl.data import WindowDataset, build_datasets
+from geostl.data.windows import forcing_frames
 from geostl.datasets import sample
 from geostl.models import FUSIONS, Forecaster, meta_from_dataset
 
@@ -194,9 +195,9 @@ def test_known_policy_gives_true_future_calendar_and_holds_observed():
     for c, fn in ((3, torch.sin), (4, torch.cos)):  # lst_sin, lst_cos: true future values
         want = fn(2 * torch.pi * lst / 24.0)
         torch.testing.assert_close(
-            s["forcings_out"][:, c, 0, :width].double(), want, atol=1e-6, rtol=0
+            forcing_frames(s, "out")[:, c, 0, :width].double(), want, atol=1e-6, rtol=0
         )
-    assert torch.equal(s["forcings_out"][:, 3:], o["forcings_out"][:, 3:])
+    assert torch.equal(forcing_frames(s, "out")[:, 3:], forcing_frames(o, "out")[:, 3:])
     for c in range(3):  # observed: held at the last input frame's value
-        held = s["forcings_in"][-1:, c].expand(T_OUT, -1, -1)
-        assert torch.equal(s["forcings_out"][:, c], held)
+        held = forcing_frames(s, "in")[-1:, c].expand(T_OUT, -1, -1)
+        assert torch.equal(forcing_frames(s, "out")[:, c], held)

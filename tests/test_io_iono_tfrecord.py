@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from geostl.data import build_datasets
+from geostl.data.windows import forcing_frames
 from geostl.io import open_iono_tfrecord
 from geostl.runconfig import open_sources
 from geostl.tasks.iono.channels import iono_data_section
@@ -243,7 +244,7 @@ def test_archive_as_a_run_config_source_with_the_preset(tmp_path: Path) -> None:
     train = build_datasets(data, sources)["train"]
     item = train[0]
     names = train.forcing_names
-    f_in = item["forcings_in"].numpy()
+    f_in = forcing_frames(item, "in").numpy()
     # the seed's loader: stored Kp / 100, (Dst + 500) / 600, same frame
     kp, dst = np.array(truth["Kp"][:3]), np.array(truth["Dst"][:3])
     np.testing.assert_allclose(f_in[:, names.index("kp"), 0, 0], kp / 100, rtol=1e-6)

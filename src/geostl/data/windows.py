@@ -14,6 +14,22 @@ A sample (see the shared conventions) is a dict of tensors::
                           a synthetic axis for video clips);  times_out (T_out,)
     index         ()       int64 window index
 
+Scalar drivers (a value per time, the same at every pixel: solar and geomagnetic indices,
+calendar features) are not broadcast to planes in the loader. When a schema has any, the
+sample holds, instead of ``forcings_in`` / ``forcings_out``::
+
+    forcing_series_in     (T_in, Fs)         float32  the scalar channels
+    forcing_series_out    (T_out, Fs)        float32
+    forcing_planes_in     (T_in, F - Fs, H, W)  float32  the channels that vary over the grid
+    forcing_planes_out    (T_out, F - Fs, H, W) float32
+    forcing_series_index  (Fs,)   int64  positions of the scalar channels among the F
+    forcing_support       (H, W)  bool   True inside the source grid, False in grid padding
+
+and :func:`forcing_frames` (which the fusions call, on the model's device) puts them together
+into the (T, F, H, W) frames, scalars broadcast inside the support and 0 in the padding: the
+frames the loader would have built, bit for bit. ``WindowDataset.series_forcings`` names the
+scalar channels.
+
 A dataset from :meth:`WindowDataset.with_physical_values` (what evaluation reads) also gives
 the values as read, in physical units, NaN where invalid (no round trip through the float32
 normalisation, so scores are taken on the stored values)::
@@ -31,6 +47,8 @@ Future-forcing policy (``future_forcings``):
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -128,6 +146,17 @@ class WindowDataset(Dataset):
         self.forcing_names = list(schema.forcing_names)
         self.static_names = list(schema.static_names)
         self.forcing_roles = {f.name: f.role for f in schema.forcings}
+        #: the scalar forcing channels: carried as series, made planes on the device
+        self.series_forcings = [
+            n for n in self.forcing_names if self.forcings.series(n) is not None
+        ]
+        self._plane_forcings = [n for n in self.forcing_names if n not in self.series_forcings]
+        self._series_index = torch.tensor(
+            [self.forcing_names.index(n) for n in self.series_forcings], dtype=torch.int64
+        )
+        self._forcing_support = torch.from_numpy(
+            self.grid_adjust.apply(np.ones((h, w), dtype=bool), fill=False).copy()
+        )
         self.units = {v: str(ds[v].attrs.get("units", "")) for v in self.target_names}
         self.long_names = {v: str(ds[v].attrs.get("long_name", v)) for v in self.target_names}
         self.standard_names = {
@@ -187,28 +216,40 @@ class WindowDataset(Dataset):
         ]
         return np.stack(frames, axis=1)
 
-    def _read_forcings(self, idx: np.ndarray, names: list[str]) -> np.ndarray:
-        h, w = self.axis.rows.size, self.axis.cols.size
+    def _read_forcings(self, idx: np.ndarray, names: list[str], series: bool = False) -> np.ndarray:
+        """Normalised forcings (n, k, H, W), or (n, k, 1, 1) for scalar channels (``series``)."""
+        h, w = (1, 1) if series else (self.axis.rows.size, self.axis.cols.size)
         if not names:
             return np.zeros((idx.size, 0, h, w), dtype=np.float32)
-        phys = np.stack([self.forcings.read(n, idx) for n in names], axis=1)
+        if series:  # the values the planes would hold (float32), one per time
+            values = [self.forcings.series(n) for n in names]
+            phys = np.stack([v[idx].astype(np.float32) for v in values if v is not None], axis=1)[
+                ..., None, None
+            ]
+        else:
+            phys = np.stack([self.forcings.read(n, idx) for n in names], axis=1)
         return np.asarray(self.normaliser.transform(phys, names), dtype=np.float32)
 
-    def _forcing_frames(self, s: int) -> tuple[np.ndarray, np.ndarray]:
-        t_in, t_out, names = self.t_in, self.t_out, self.forcing_names
-        h, w = self.axis.rows.size, self.axis.cols.size
+    def _forcing_frames(
+        self, s: int, names: list[str] | None = None, series: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(T_in, k, ., .) and (T_out, k, ., .) frames of ``names`` (default all) under the
+        future-forcing policy; (., .) is (H, W), or (1, 1) for scalar channels."""
+        t_in, t_out = self.t_in, self.t_out
+        names = self.forcing_names if names is None else names
+        h, w = (1, 1) if series else (self.axis.rows.size, self.axis.cols.size)
         idx_in = np.arange(s, s + t_in)
         idx_out = np.arange(s + t_in, s + t_in + t_out)
-        f_in = self._read_forcings(idx_in, names)
+        f_in = self._read_forcings(idx_in, names, series)
         if self.future_forcings == "none":
             return f_in, np.zeros((t_out, len(names), h, w), dtype=np.float32)
         if self.future_forcings == "oracle":
-            return f_in, self._read_forcings(idx_out, names)
+            return f_in, self._read_forcings(idx_out, names, series)
         f_out = np.empty((t_out, len(names), h, w), dtype=np.float32)
         known = [i for i, n in enumerate(names) if self.forcing_roles[n] == "known"]
         observed = [i for i, n in enumerate(names) if self.forcing_roles[n] != "known"]
         if known:
-            f_out[:, known] = self._read_forcings(idx_out, [names[i] for i in known])
+            f_out[:, known] = self._read_forcings(idx_out, [names[i] for i in known], series)
         if observed:
             f_out[:, observed] = f_in[-1:, observed]
         return f_in, f_out
@@ -223,7 +264,6 @@ class WindowDataset(Dataset):
         valid = np.isfinite(phys) & self._area
         norm = np.asarray(self.normaliser.transform(phys, self.target_names), dtype=np.float32)
         norm = np.where(valid, norm, np.float32(0.0))
-        f_in, f_out = self._forcing_frames(s)
         adj = self.grid_adjust
         x = torch.from_numpy(np.ascontiguousarray(adj.apply(norm)))
         m = torch.from_numpy(np.ascontiguousarray(adj.apply(valid, fill=False)))
@@ -244,15 +284,67 @@ class WindowDataset(Dataset):
             "input_mask": m[:t_in],
             "targets": x[t_in:],
             "target_mask": m[t_in:],
-            "forcings_in": torch.from_numpy(np.ascontiguousarray(adj.apply(f_in))),
-            "forcings_out": torch.from_numpy(np.ascontiguousarray(adj.apply(f_out))),
+            **self._forcing_tensors(s),
             "static": self._static,
             "times_in": torch.from_numpy(self._t_ns[s : s + t_in].copy()),
             "times_out": torch.from_numpy(self._t_ns[s + t_in : s + n].copy()),
             "index": torch.tensor(i, dtype=torch.int64),
         }
 
+    def _forcing_tensors(self, s: int) -> dict[str, torch.Tensor]:
+        adj = self.grid_adjust
+
+        def planes(f: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(adj.apply(f)))
+
+        if not self.series_forcings:
+            f_in, f_out = self._forcing_frames(s)
+            return {"forcings_in": planes(f_in), "forcings_out": planes(f_out)}
+        s_in, s_out = self._forcing_frames(s, self.series_forcings, series=True)
+        p_in, p_out = self._forcing_frames(s, self._plane_forcings)
+        return {
+            "forcing_series_in": torch.from_numpy(np.ascontiguousarray(s_in[:, :, 0, 0])),
+            "forcing_series_out": torch.from_numpy(np.ascontiguousarray(s_out[:, :, 0, 0])),
+            "forcing_planes_in": planes(p_in),
+            "forcing_planes_out": planes(p_out),
+            "forcing_series_index": self._series_index,
+            "forcing_support": self._forcing_support,
+        }
+
     def window_times(self, i: int) -> np.ndarray:
         """(T_in + T_out,) datetime64[ns] times of window ``i``."""
         s = int(self.starts[i])
         return self.axis.times[s : s + self.t_in + self.t_out]
+
+
+def forcing_frames(batch: Mapping[str, torch.Tensor], which: str) -> torch.Tensor | None:
+    """The forcing frames ``which`` (``"in"`` or ``"out"``) of a batch, (B, T, F, H, W), or of
+    one sample, (T, F, H, W): ``forcings_<which>`` when the batch has it, else put together
+    from the scalar series and the planes (module docstring) on their device. None when the
+    batch has no forcings.
+    """
+    if f"forcings_{which}" in batch:
+        return batch[f"forcings_{which}"]
+    key = f"forcing_series_{which}"
+    if key not in batch:
+        return None
+    series, planes = batch[key], batch[f"forcing_planes_{which}"]
+    index, support = batch["forcing_series_index"], batch["forcing_support"]
+    if index.dim() == 2:  # a batch: every sample of one dataset has the same layout
+        if not bool((index == index[:1]).all()):
+            raise ValueError("forcing_series_index differs between the samples of a batch")
+        index = index[0]
+    n_series, n_planes = series.shape[-1], planes.shape[-3]
+    f = n_series + n_planes
+    is_series = torch.zeros(f, dtype=torch.bool, device=series.device)
+    is_series[index.to(series.device)] = True
+    lead = planes.shape[:-3]  # (B, T) or (T,)
+    h, w = support.shape[-2:]
+    out = torch.zeros((*lead, f, h, w), dtype=planes.dtype, device=planes.device)
+    out[..., ~is_series, :, :] = planes
+    inside = support[:, None, None] if support.dim() == 3 else support  # (B, 1, 1, H, W)
+    values = series[..., None, None].to(planes.dtype)
+    out[..., is_series, :, :] = torch.where(
+        inside, values, torch.zeros((), dtype=planes.dtype, device=planes.device)
+    )
+    return out

@@ -8,7 +8,9 @@ exposes ``aux_channels`` (A, the channels it appends after the C targets) and is
 - ``future_aux`` (B, t_out, A, H, W), or None when A == 0.
 
 Batch keys read: ``inputs`` (B, T_in, C, H, W), ``forcings_in`` (B, T_in, F, H, W),
-``forcings_out`` (B, t_out, F, H, W), ``static`` (B, S, H, W). Forcings are used exactly as
+``forcings_out`` (B, t_out, F, H, W) (or the scalar series and planes a WindowDataset gives,
+put together here on the model's device by :func:`geostl.data.windows.forcing_frames`),
+``static`` (B, S, H, W). Forcings are used exactly as
 the dataset provides them (it already applies the future-forcing policy).
 
 A fusion may also ask the backbone to handle the channels in its own way: ``backbone_options``
@@ -31,6 +33,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from geostl.data.windows import forcing_frames
 from geostl.models.channel_mixer import ChannelMixer, mixer_cell_size
 from geostl.models.registry import FUSIONS
 
@@ -126,8 +129,12 @@ class ConcatFusion(_FusionBase):
         past: list[torch.Tensor] = [x]
         future: list[torch.Tensor] = []
         if self.forcing_channels:
-            f_in = _get(batch, "forcings_in", self.name)
-            f_out = _get(batch, "forcings_out", self.name)
+            f_in = forcing_frames(batch, "in")
+            f_out = forcing_frames(batch, "out")
+            if f_in is None:  # neither layout: the missing-key error
+                f_in = _get(batch, "forcings_in", self.name)
+            if f_out is None:
+                f_out = _get(batch, "forcings_out", self.name)
             _expect(f_in, (b, t_in, self.forcing_channels, h, w), "batch['forcings_in']")
             _expect(f_out, (b, t_out, self.forcing_channels, h, w), "batch['forcings_out']")
             past.append(f_in.to(x.dtype))
