@@ -11,8 +11,8 @@ machines and sandboxes in particular, that page-fault cost dominates a small mod
 blocks are reused from the heap. The price is a resident-memory high-water mark that is not
 returned to the system until the process ends. The ``geostl`` command calls it at start-up,
 and so do :class:`geostl.engine.Trainer` and :func:`geostl.benchmark.benchmark_model`, so a
-script that trains through the library gets the same step times as the command line (measured:
-SimVP-gSTA's training step 1.27x faster on one thread, ``docs/benchmarks.md``). It is
+script that trains through the library gets the same step times as the command line (most of
+the 1.46x of SimVP-gSTA's training step on one thread, ``docs/benchmarks.md``). It is
 idempotent. Set ``GEOSTL_MALLOC_TUNING=0`` to leave the allocator alone. It does nothing on
 systems without glibc.
 """

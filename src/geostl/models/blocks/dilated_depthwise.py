@@ -3,8 +3,9 @@
 The large-kernel attention of gSTA, TAU, VAN and MogaNet uses depth-wise convolutions with a
 dilation d > 1 (7×7 dilated by 3 on a 512-channel 18×18 latent in the SimVP seeds). On CPU,
 oneDNN has no fast kernel for a dilated depth-wise convolution: measured on one thread, the
-7×7 dilation-3 forward takes 15-18 ms where the undilated 5×5 of the same block takes 0.7 ms,
-and its backward is slower still (``docs/benchmarks.md``).
+7×7 dilation-3 forward takes 15-18 ms where the undilated 5×5 of the same block takes
+0.5-0.9 ms, and forward + backward 70 ms (``benchmarks/bench_translator_blocks.py``,
+``docs/benchmarks.md``).
 
 A "same"-padded convolution with dilation d only ever combines pixels of one phase: output
 pixel (d·a + r, d·b + s) reads the inputs (d·(a + i) + r, d·(b + j) + s). So the image is split
