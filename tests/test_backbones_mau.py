@@ -116,7 +116,7 @@ def test_attention_weights_follow_the_mau_equations():
     t_new, s_new = cell(t, s, th, sh)
     torch.testing.assert_close(t_new, t_ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(s_new, s_ref, rtol=1e-12, atol=1e-12)
-    # and the gradients of every parameter (the cell fuses the gates into lerps and einsums)
+    # and the gradients of every parameter (the cell fuses the gates into lerps)
     params = list(cell.parameters())
     g_ref = torch.autograd.grad((t_ref**2).sum() + (s_ref**3).sum(), params)
     g_new = torch.autograd.grad((t_new**2).sum() + (s_new**3).sum(), params)

@@ -253,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    code: int | None = None
     try:
-        return args.func(args)
+        code = args.func(args)
+        return code
     except KeyboardInterrupt:
         print(f"geostl {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -276,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         from geostl.engine import shutdown_distributed
 
         # A gloo process group left to the interpreter's teardown can abort the process
-        # (SIGABRT, "terminate called without an active exception") after a run succeeded.
-        shutdown_distributed()
+        # (SIGABRT, "terminate called without an active exception") after a run succeeded;
+        # after success every rank waits for the others first (rank 0 writes the outputs).
+        shutdown_distributed(wait=code == 0)
 
 
 if __name__ == "__main__":

@@ -111,9 +111,12 @@ def init_distributed(device: torch.device | str = "cpu") -> DistInfo:
     return dist_info()
 
 
-def shutdown_distributed() -> None:
-    """Destroy the process group if one was started."""
+def shutdown_distributed(wait: bool = False) -> None:
+    """Destroy the process group if one was started; ``wait``: after a barrier, so that no
+    rank tears its connections down while another still works (a run that ended well)."""
     if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -77,11 +77,10 @@ class MAUCell(nn.Module):
         """
         s_next = self.conv_s_next(s_in)
         t_next = self.conv_t_next(t_state)
-        # products over the history without (τ, B, hidden, h, w) temporaries; u·a + (1 − u)·b
-        # as one lerp(b, a, u) = b + u·(a − b)
-        scores = torch.einsum("tbchw,bchw->tb", s_history, s_next) * self.scale  # (τ, B)
-        alpha = torch.softmax(scores, dim=0)
-        trend = torch.einsum("tb,tbchw->bchw", alpha, t_history)
+        # u·a + (1 − u)·b as one lerp(b, a, u) = b + u·(a − b)
+        scores = (s_history * s_next.unsqueeze(0)).sum(dim=(2, 3, 4)) * self.scale  # (τ, B)
+        alpha = torch.softmax(scores, dim=0)[:, :, None, None, None]
+        trend = (t_history * alpha).sum(dim=0)
         fused = torch.lerp(trend, t_state, torch.sigmoid(t_next))
         t_g, t_t, t_s = torch.split(self.conv_t(fused), self.hidden, dim=1)
         s_g, s_t, s_s = torch.split(self.conv_s(s_in), self.hidden, dim=1)
