@@ -222,13 +222,17 @@ class WindowDataset(Dataset):
         if not names:
             return np.zeros((idx.size, 0, h, w), dtype=np.float32)
         if series:  # the values the planes would hold (float32), one per time
-            values = [self.forcings.series(n) for n in names]
-            phys = np.stack([v[idx].astype(np.float32) for v in values if v is not None], axis=1)[
-                ..., None, None
-            ]
+            phys = np.stack([self._series(n)[idx].astype(np.float32) for n in names], axis=1)
+            phys = phys[..., None, None]
         else:
             phys = np.stack([self.forcings.read(n, idx) for n in names], axis=1)
         return np.asarray(self.normaliser.transform(phys, names), dtype=np.float32)
+
+    def _series(self, name: str) -> np.ndarray:
+        values = self.forcings.series(name)
+        if values is None:  # series_forcings holds only time-only channels
+            raise KeyError(f"forcing {name!r} is not a scalar series")
+        return values
 
     def _forcing_frames(
         self, s: int, names: list[str] | None = None, series: bool = False
