@@ -8,11 +8,13 @@ Public API:
     latitude_weights, meridian_weights, combine_weights -- weights (``weights.py``)
     WeightedSums                        -- additive float64 accumulator (``accumulator.py``)
     ForecastMetrics                     -- MSE/MAE/RMSE/bias/ACC/skill (+SSIM/PSNR) per lead/channel
+    EnsembleMetrics                     -- CRPS, spread-skill, coverage, Brier, rank/PIT histograms
     ssim, psnr                          -- per-frame image metrics with explicit data range
     MetricTable, WideTable, compare_tables -- results as tables (Markdown/CSV/JSON)
 """
 
 from geostl.metrics.accumulator import WeightedSums
+from geostl.metrics.ensemble import EnsembleMetrics
 from geostl.metrics.forecast import ForecastMetrics
 from geostl.metrics.image import psnr, ssim, ssim_window
 from geostl.metrics.table import MetricTable, WideTable, compare_tables
@@ -24,6 +26,7 @@ from geostl.metrics.weights import (
 )
 
 __all__ = [
+    "EnsembleMetrics",
     "ForecastMetrics",
     "MetricTable",
     "WeightedSums",

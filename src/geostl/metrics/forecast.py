@@ -24,16 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from geostl.metrics._ratios import ALL_LEADS, forecast_rows
-from geostl.metrics.accumulator import WeightedSums
+from geostl.metrics._gridded import GriddedSums
+from geostl.metrics._ratios import forecast_rows
 from geostl.metrics.image import psnr, ssim
 from geostl.metrics.table import MetricTable
-from geostl.metrics.weights import check_area_mask, latitude_weights
 
 __all__ = ["ForecastMetrics"]
 
 
-class ForecastMetrics:
+class ForecastMetrics(GriddedSums):
     """Streaming MSE / MAE / RMSE / bias / ACC / skill (and optionally SSIM / PSNR).
 
     Args:
@@ -62,25 +61,7 @@ class ForecastMetrics:
         ssim_kwargs: Mapping[str, Any] | None = None,
         units: Mapping[str, str] | None = None,
     ) -> None:
-        self.channel_names = [str(c) for c in channel_names]
-        if not self.channel_names:
-            raise ValueError("channel_names: expected at least one channel name")
-        if len(set(self.channel_names)) != len(self.channel_names):
-            raise ValueError(f"channel_names: duplicate names in {self.channel_names}")
-        self.lead_times = list(lead_times) if lead_times is not None else None
-        if self.lead_times is not None:
-            if len(self.lead_times) == 0:
-                raise ValueError("lead_times: expected at least one lead time label")
-            if ALL_LEADS in self.lead_times:
-                raise ValueError(f"lead_times: the label {ALL_LEADS!r} is reserved for the mean")
-        self.lat = latitude_weights(lat) if lat is not None else None
-        self.area_mask = check_area_mask(area_mask) if area_mask is not None else None
-        if self.lat is not None and self.area_mask is not None:
-            if self.area_mask.shape[0] != self.lat.shape[0]:
-                raise ValueError(
-                    f"area_mask: {self.area_mask.shape[0]} rows do not match the "
-                    f"{self.lat.shape[0]} latitudes of lat"
-                )
+        super().__init__(channel_names, lead_times, lat, area_mask, units)
         self.image_metrics = bool(image_metrics)
         self.ssim_kwargs = dict(ssim_kwargs or {})
         self.data_range: torch.Tensor | None = None
@@ -102,16 +83,8 @@ class ForecastMetrics:
             )
             if not bool(torch.isfinite(self.data_range).all() & (self.data_range > 0).all()):
                 raise ValueError(f"data_range: expected finite values > 0, got {dict(data_range)}")
-        self.units = dict(units or {})
-        self.sums = WeightedSums()
         self._has_acc: bool | None = None
         self._references: tuple[str, ...] | None = None
-
-    # ------------------------------------------------------------------------------------------
-    @property
-    def weightings(self) -> list[str]:
-        """Weightings reported: ``"plain"`` and, when ``lat`` was given, ``"lat"``."""
-        return ["plain", "lat"] if self.lat is not None else ["plain"]
 
     def reset(self) -> None:
         """Forget everything accumulated (the configuration is kept)."""
@@ -120,55 +93,11 @@ class ForecastMetrics:
         self._references = None
 
     def _check_shapes(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        if pred.ndim != 5:
-            raise ValueError(f"pred: expected shape (B, T_out, C, H, W), got {tuple(pred.shape)}")
+        self._check_grid(pred, "pred")
         if target.shape != pred.shape:
             raise ValueError(
                 f"target: expected the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}"
             )
-        _, T, C, H, W = pred.shape
-        if C != len(self.channel_names):
-            raise ValueError(
-                f"pred: {C} channels (dim 2) but {len(self.channel_names)} channel_names "
-                f"{self.channel_names}"
-            )
-        if self.lead_times is not None and T != len(self.lead_times):
-            raise ValueError(
-                f"pred: {T} lead times (dim 1) but lead_times has {len(self.lead_times)}"
-            )
-        if self.lat is not None and H != self.lat.shape[0]:
-            raise ValueError(f"pred: {H} grid rows (dim 3) but lat has {self.lat.shape[0]} values")
-        if self.area_mask is not None and (H, W) != tuple(self.area_mask.shape):
-            raise ValueError(
-                f"pred: grid ({H}, {W}) does not match area_mask {tuple(self.area_mask.shape)}"
-            )
-        if "plain/w" in self.sums and self.sums["plain/w"].shape[0] != T:
-            raise ValueError(
-                f"pred: {T} lead times (dim 1) but earlier updates had "
-                f"{self.sums['plain/w'].shape[0]}"
-            )
-
-    def _check_finite(self, x: torch.Tensor, counts: torch.Tensor, name: str) -> None:
-        bad = (~torch.isfinite(x)) & counts
-        per_channel = bad.any(dim=4).any(dim=3).any(dim=1).any(dim=0)
-        if bool(per_channel.any()):
-            chans = [c for c, b in zip(self.channel_names, per_channel.tolist(), strict=True) if b]
-            raise ValueError(
-                f"{name}: NaN or inf where the data count (valid=True and area_mask > 0) in "
-                f"channel(s) {chans}; pass valid=False there"
-            )
-
-    def _reduce(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, T, C, H, W) weighted values -> {"plain": (T, C), "lat": (T, C)} sums."""
-        xh = x.sum(dim=(0, 4))  # (T, C, H)
-        out = {"plain": xh.sum(dim=-1)}
-        if self.lat is not None:
-            out["lat"] = (xh * self.lat.to(xh.device)).sum(dim=-1)
-        return out
-
-    def _add(self, key: str, x: torch.Tensor) -> None:
-        for g, s in self._reduce(x).items():
-            self.sums.add(f"{g}/{key}", s)
 
     # ------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -199,23 +128,7 @@ class ForecastMetrics:
         self._check_shapes(pred, target)
         shape = pred.shape
         dev = pred.device
-        if valid is None:
-            counts = torch.ones(shape, dtype=torch.bool, device=dev)
-        else:
-            if valid.dtype != torch.bool:
-                raise ValueError(
-                    f"valid: expected a bool tensor (True = counts), got {valid.dtype}"
-                )
-            try:
-                counts = torch.broadcast_to(valid.to(dev), shape)
-            except RuntimeError as err:
-                raise ValueError(
-                    f"valid: shape {tuple(valid.shape)} does not broadcast to {tuple(shape)}"
-                ) from err
-        area = None
-        if self.area_mask is not None:
-            area = self.area_mask.to(dev)
-            counts = counts & (area > 0)
+        counts, area = self._counts(valid, shape, dev)
         refs = dict(references or {})
         for name in refs:
             if not isinstance(name, str) or not name:
