@@ -61,6 +61,13 @@ from geostl.outputs import (
 )
 from geostl.outputs.figures import window_forecast
 from geostl.outputs.metrics_sections import codebook_usage_section, variable_sections
+from geostl.outputs.probabilistic import (
+    crps_table,
+    plot_spread_maps,
+    plot_spread_skill,
+    probabilistic_markdown,
+    window_spread,
+)
 from geostl.runconfig import (
     ConfigError,
     merge,
@@ -176,14 +183,18 @@ def evaluate_and_report(
         model, test, eval_cfg, sources, train=datasets.get("train"), progress=bool(progress)
     )
     tables = sums.tables()
+    probabilistic = sums.probabilistic_tables()
     if not dist_info().is_main:
         return tables
     out.mkdir(parents=True, exist_ok=True)
     groups = variable_groups(test.target_names, test.units)
     variables = variable_tables(sums.metrics, groups) if groups else None
-    write_tables(tables, test, out, label, groups, variables, sums.codebook_usage, sums.clipped)
+    write_tables(
+        tables, test, out, label, groups, variables, sums.codebook_usage, sums.clipped,
+        probabilistic,
+    )  # fmt: skip
     if figures:
-        write_figures(model, test, tables, eval_cfg, out)
+        write_figures(model, test, tables, eval_cfg, out, probabilistic)
     return tables
 
 
@@ -196,6 +207,7 @@ def write_tables(
     variables: Mapping[str, MetricTable] | None = None,
     codebook_usage: list[dict[str, Any]] | None = None,
     clipped: Mapping[str, int] | None = None,
+    probabilistic: Mapping[str, MetricTable] | None = None,
 ) -> None:
     """metrics.json (every table), metrics.md (RMSE beside the baselines + model table).
 
@@ -230,6 +242,8 @@ def write_tables(
         combined["codebook_usage"] = list(codebook_usage)
     if clipped:
         combined["clipped_below_lower_bound"] = dict(clipped)
+    if probabilistic:
+        combined["probabilistic"] = {n: t.to_dict() for n, t in probabilistic.items()}
     if oracle:
         combined["warning"] = ORACLE_NOTE
     (out / "metrics.json").write_text(json.dumps(combined, indent=1, allow_nan=False) + "\n")
@@ -263,6 +277,13 @@ def write_tables(
         print("\n".join(printed))
         if not per_channel_printed:
             print(f"(the {len(names)} per-channel tables are in {out / 'metrics.md'})")
+    if probabilistic:
+        parts.append(probabilistic_markdown(tables, probabilistic, names, weighting))
+        if per_channel_printed:
+            for channel in names:
+                crps = crps_table(tables, probabilistic, channel, weighting)
+                print(f"\nCRPS ({test.units.get(channel, '')}) of {channel} on the test split:\n")
+                print(crps.to_markdown())
     if codebook_usage:
         usage = codebook_usage_section(codebook_usage)
         parts.append(usage)
@@ -270,8 +291,16 @@ def write_tables(
     (out / "metrics.md").write_text("\n".join(parts))
 
 
-def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
-    """RMSE-by-lead plot, truth/forecast/error maps and a GIF for one test window."""
+def write_figures(
+    model,
+    test,
+    tables,
+    eval_cfg: EvalConfig,
+    out: Path,
+    probabilistic: Mapping[str, MetricTable] | None = None,
+) -> None:
+    """RMSE-by-lead plot, truth/forecast/error maps and a GIF for one test window; with
+    probabilistic tables also spread_skill.png and spread_maps.png."""  # fmt: skip
     channel = test.target_names[0]
     weighting = preferred_weighting(tables["model"].weightings("rmse"))
     plot_metric_by_lead(out / "rmse_by_lead.png", tables, channel, "rmse", weighting)
@@ -282,6 +311,15 @@ def write_figures(model, test, tables, eval_cfg: EvalConfig, out: Path) -> None:
         out / "forecast_maps.png", truth, pred, rows, cols, leads=eval_cfg.figure_leads, **window
     )
     write_forecast_gif(out / "forecast.gif", truth, pred, rows, cols, **window)
+    if probabilistic:
+        plot_spread_skill(out / "spread_skill.png", probabilistic, channel, weighting)
+        spread = window_spread(model, test, eval_cfg, eval_cfg.figure_window)
+        if spread is not None:
+            t, m, s = spread.pop("truth"), spread.pop("mean"), spread.pop("spread")
+            r, c = spread.pop("rows"), spread.pop("cols")
+            plot_spread_maps(
+                out / "spread_maps.png", t, m, s, r, c, leads=eval_cfg.figure_leads, **spread
+            )
 
 
 def test_checkpoint(

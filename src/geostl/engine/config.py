@@ -195,7 +195,20 @@ class EvalConfig:
     figure_leads: tuple[int, ...] | None = _default(_EVAL, "figure_leads")
     codebook_usage: bool = _default(_EVAL, "codebook_usage")
     references: dict[str, Any] = field(default_factory=dict)
+    ensemble_members: int = _default(_EVAL, "ensemble_members")
+    ensemble_method: str = _default(_EVAL, "ensemble_method")
+    ensemble_perturb_std: float = _default(_EVAL, "ensemble_perturb_std")
+    ensemble_checkpoints: tuple[str, ...] = ()
+    ensemble_seed: int = _default(_EVAL, "ensemble_seed")
+    persistence_members: int | None = _default(_EVAL, "persistence_members")
+    thresholds: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    coverage: tuple[float, ...] = (0.5, 0.9)
     iri_f107: str = _default(_EVAL, "iri_f107")
+
+    @property
+    def probabilistic(self) -> bool:
+        """True when an ensemble is scored (``ensemble_members`` > 0)."""
+        return self.ensemble_members > 0
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "eval") -> EvalConfig:
@@ -246,6 +259,7 @@ class EvalConfig:
             if not isinstance(d["iri_f107"], str):
                 raise _type_error(f"{where}.iri_f107", "a forcing channel name", d["iri_f107"])
             out["iri_f107"] = d["iri_f107"]
+        out.update(_ensemble_keys(d, where))
         return cls(**out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,7 +273,70 @@ class EvalConfig:
             "codebook_usage": self.codebook_usage,
             "references": {k: dict(v) for k, v in self.references.items()},
             "iri_f107": self.iri_f107,
+            "ensemble_members": self.ensemble_members,
+            "ensemble_method": self.ensemble_method,
+            "ensemble_perturb_std": self.ensemble_perturb_std,
+            "ensemble_checkpoints": list(self.ensemble_checkpoints),
+            "ensemble_seed": self.ensemble_seed,
+            "persistence_members": self.persistence_members,
+            "thresholds": {k: list(v) for k, v in self.thresholds.items()},
+            "coverage": list(self.coverage),
         }
+
+
+def _ensemble_keys(d: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The probabilistic keys of the ``eval`` section, validated."""
+    out: dict[str, Any] = {}
+    if "ensemble_members" in d:
+        out["ensemble_members"] = _int(d["ensemble_members"], f"{where}.ensemble_members", 0)
+    if "ensemble_method" in d:
+        out["ensemble_method"] = _choice(
+            d["ensemble_method"], _choices(_EVAL, "ensemble_method"), f"{where}.ensemble_method"
+        )
+    if "ensemble_perturb_std" in d:
+        out["ensemble_perturb_std"] = _float(
+            d["ensemble_perturb_std"], f"{where}.ensemble_perturb_std", 0.0, strict=True
+        )
+    if d.get("ensemble_checkpoints"):
+        paths = d["ensemble_checkpoints"]
+        if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
+            raise _type_error(f"{where}.ensemble_checkpoints", "a list of file paths", paths)
+        out["ensemble_checkpoints"] = tuple(paths)
+    if "ensemble_seed" in d:
+        out["ensemble_seed"] = _int(d["ensemble_seed"], f"{where}.ensemble_seed", 0)
+    if "persistence_members" in d:
+        out["persistence_members"] = _int(
+            d["persistence_members"], f"{where}.persistence_members", 1, optional=True
+        )
+    if d.get("thresholds"):
+        t = d["thresholds"]
+        if not isinstance(t, Mapping):
+            raise _type_error(f"{where}.thresholds", "{CHANNEL: [X, ...]}", t)
+        out["thresholds"] = {}
+        for ch, values in t.items():
+            items = values if isinstance(values, list | tuple) else [values]
+            key = f"{where}.thresholds.{ch}"
+            out["thresholds"][str(ch)] = tuple(
+                _float(v, f"{key}[{i}]") for i, v in enumerate(items)
+            )
+    if "coverage" in d:
+        c = d["coverage"]
+        if not isinstance(c, list | tuple) or not c:
+            raise _type_error(f"{where}.coverage", "a list of probabilities in (0, 1)", c)
+        levels = tuple(_float(v, f"{where}.coverage[{i}]") for i, v in enumerate(c))
+        bad = [v for v in levels if not 0.0 < v < 1.0]  # type: ignore[operator]
+        if bad:
+            raise ValueError(f"{where}.coverage: probabilities must lie in (0, 1), got {bad}")
+        out["coverage"] = levels
+    method = out.get("ensemble_method", _default(_EVAL, "ensemble_method"))
+    members = out.get("ensemble_members", 0)
+    paths = out.get("ensemble_checkpoints", ())
+    if method == "checkpoints" and members and len(paths) + 1 != members:
+        raise ValueError(
+            f"{where}.ensemble_members: {members} members with ensemble_method checkpoints "
+            f"need {members - 1} ensemble_checkpoints besides the model, got {len(paths)}"
+        )
+    return out
 
 
 _same_keys(TrainConfig, _TRAIN, "train")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,8 @@ from geostl.baselines.sun_fixed import rotation_weights
 from geostl.engine.codebook_usage import CodebookUsageRecorder
 from geostl.engine.config import EvalConfig
 from geostl.engine.distributed import ShardSampler, all_reduce_sum, dist_info
-from geostl.metrics import ForecastMetrics, MetricTable, meridian_weights
+from geostl.engine.ensemble import EnsembleMembers
+from geostl.metrics import EnsembleMetrics, ForecastMetrics, MetricTable, meridian_weights
 from geostl.outputs.bounds import clip_lower, lower_bound
 
 BASELINE_LABELS = {
@@ -50,6 +51,10 @@ BASELINE_LABELS = {
     "iri": "IRI-2020",
 }
 MODEL_LABEL = "model"
+#: labels of the probabilistic forecasts (:attr:`EvaluationSums.probabilistic`)
+ENSEMBLE_LABEL = "model ensemble"
+GAUSSIAN_LABEL = "model (Gaussian)"
+PERSISTENCE_ENSEMBLE_LABEL = "persistence ensemble"
 #: the baselines made from the last observed map and a climatology (:func:`baseline_forecasts`)
 TRUTH_BASELINES = ("persistence", "sun_fixed", "climatology")
 
@@ -377,15 +382,26 @@ class EvaluationSums:
         clipped: ``{channel: count}`` of the model's forecast values below the channel's
             physical lower bound, set to it before scoring (as every output writes them), summed
             over the windows and ranks; channels without a bound are left out.
+        probabilistic: ``{label: EnsembleMetrics}``: the model's ensemble
+            (``eval.ensemble_members`` > 0), its Gaussian forecast (``model.output: gaussian``)
+            and, beside either, the persistence ensemble (the last input maps held), all on the
+            same pixels; empty for a deterministic evaluation.
     """
 
     metrics: dict[str, ForecastMetrics]
     codebook_usage: list[dict[str, Any]] | None = None
     clipped: dict[str, int] | None = None
+    probabilistic: dict[str, EnsembleMetrics] = field(default_factory=dict)
 
     def tables(self) -> dict[str, MetricTable]:
         """``{forecast label: MetricTable}`` as :func:`evaluate` returns them."""
         return {label: m.compute() for label, m in self.metrics.items()}
+
+    def probabilistic_tables(self) -> dict[str, MetricTable]:
+        """``{label: MetricTable}`` of the probabilistic forecasts (:data:`ENSEMBLE_LABEL`,
+        :data:`GAUSSIAN_LABEL`, :data:`PERSISTENCE_ENSEMBLE_LABEL`); empty when none was
+        scored."""
+        return {label: m.compute() for label, m in self.probabilistic.items()}
 
 
 def evaluate(
@@ -498,11 +514,32 @@ def evaluate_sums(
     usage = CodebookUsageRecorder(model)
     bounds = physical_bounds(dataset)
     clipped = torch.zeros(len(names), dtype=torch.float64)
+    members = (
+        EnsembleMembers(
+            model, cfg.ensemble_method, cfg.ensemble_members, cfg.ensemble_perturb_std,
+            cfg.ensemble_checkpoints, cfg.ensemble_seed, dataset.normaliser.state_dict(), device,
+        )
+        if cfg.ensemble_members > 0
+        else None
+    )  # fmt: skip
+    lagged = _persistence_members(cfg, dataset.t_in)
+    probabilistic: dict[str, EnsembleMetrics] = {}
+
+    def scores(label: str) -> EnsembleMetrics:
+        if label not in probabilistic:
+            probabilistic[label] = EnsembleMetrics(
+                names, leads, lat=lat, area_mask=area, units=dataset.units,
+                thresholds=cfg.thresholds, coverage=cfg.coverage,
+            )  # fmt: skip
+        return probabilistic[label]
+
     try:
         with torch.no_grad(), usage:
             usage.counting = bool(record) and not dummy  # a dummy batch counts nothing
             for batch in bar:
-                pred = model(_to_device(batch, device))["pred"].to("cpu", torch.float64)
+                on_device = _to_device(batch, device)
+                out = model(on_device)
+                pred = out["pred"].to("cpu", torch.float64)
                 pred = torch.as_tensor(dataset.normaliser.inverse(pred, names, axis=2))
                 pred, counts = apply_bounds(pred, bounds)
                 if not dummy:
@@ -533,11 +570,73 @@ def evaluate_sums(
                 metrics[MODEL_LABEL].update(pred, y, valid, references=refs)
                 for b, f in refs.items():
                     metrics[BASELINE_LABELS.get(b, b)].update(f, y, valid)
+                std = out.get("pred_std")
+                if members is None and std is None:
+                    continue
+                # every probabilistic forecast on the pixels where the lagged maps exist too
+                held, held_ok = _lagged_persistence(batch, dataset, lagged, x[:, -1], adj)
+                ens_valid = valid & held_ok
+                if std is not None:
+                    std = std.to("cpu", torch.float64)
+                    zero = torch.zeros_like(std)
+                    std = dataset.normaliser.inverse(std, names, axis=2) - (
+                        dataset.normaliser.inverse(zero, names, axis=2)
+                    )
+                    scores(GAUSSIAN_LABEL).update_gaussian(pred, std, y, ens_valid)
+                if members is not None:
+                    ens = members(on_device, _forward_pred).to("cpu", torch.float64)
+                    size = ens.shape[:2]
+                    ens = dataset.normaliser.inverse(ens.flatten(0, 1), names, axis=2)
+                    ens = apply_bounds(torch.as_tensor(ens), bounds)[0]
+                    scores(ENSEMBLE_LABEL).update(ens.unflatten(0, size), y, ens_valid)
+                scores(PERSISTENCE_ENSEMBLE_LABEL).update(held, y, ens_valid)
     finally:
         model.train(was_training)
     for m in metrics.values():
         m.all_reduce()
+    for e in probabilistic.values():
+        e.all_reduce()
     clipped = all_reduce_sum(clipped)
     summary = usage.all_reduce().summary() if record and usage else None
     per_channel = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
-    return EvaluationSums(metrics, summary, per_channel)
+    return EvaluationSums(metrics, summary, per_channel, probabilistic)
+
+
+def _forward_pred(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    return model(batch)["pred"]
+
+
+def _persistence_members(cfg: EvalConfig, t_in: int) -> int:
+    """Members of the persistence ensemble: ``eval.persistence_members`` or every input map."""
+    n = cfg.persistence_members if cfg.persistence_members is not None else t_in
+    if n > t_in:
+        raise ValueError(
+            f"eval.persistence_members: {n} members, but a window has only t_in = {t_in} input "
+            "maps to hold"
+        )
+    return n
+
+
+def _lagged_persistence(
+    batch: Mapping[str, torch.Tensor], dataset, n: int, last: torch.Tensor, adj
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The persistence ensemble: member k holds the input map k steps before the issue time
+    (k = 0 .. n - 1; member 0 is persistence) at every lead, in physical units.
+
+    Args:
+        batch: the CPU batch (``inputs`` normalised, ``input_mask``, ``target_mask``).
+        last: (B, C, H, W) float64 the last input map in physical units (as read).
+
+    Returns:
+        ``(members (n, B, T_out, C, H, W) float64, ok (B, T_out, C, H, W) bool)``: ``ok`` where
+        every held map is valid.
+    """
+    names = dataset.target_names
+    t_out = batch["target_mask"].shape[1]
+    inputs = batch["inputs"][:, -n:].double()
+    maps = torch.as_tensor(dataset.normaliser.inverse(inputs, names, axis=2)).flip(1)
+    maps[:, 0] = last
+    ok = batch["input_mask"][:, -n:].all(dim=1)
+    held = maps.movedim(1, 0)[:, :, None].expand(-1, -1, t_out, -1, -1, -1)
+    held = torch.where(ok[None, :, None], held, 0.0)
+    return held, ok[:, None].expand(-1, t_out, -1, -1, -1)

@@ -315,9 +315,22 @@ RUN_SPEC = Section(
                     help="longitude frame of the backbone: geographic or sun_fixed (maps "
                     "rolled so that local noon stays in one column)",
                 ),
+                "output": _f(
+                    "str",
+                    "point",
+                    choices=("point", "gaussian"),
+                    help="point: one forecast map per lead; gaussian: also a per-pixel standard "
+                    "deviation from a spread head (needs train.criterion crps or nll)",
+                ),
+                "spread_hidden": _f(
+                    "int",
+                    16,
+                    minimum=1,
+                    help="output gaussian: hidden width of the spread head's conv net",
+                ),
             },
             required=True,
-            help="the forecaster: backbone, fusion of the forcings, residual and frame",
+            help="the forecaster: backbone, fusion of the forcings, residual, frame and output",
         ),
         "train": Section(
             {
@@ -349,8 +362,9 @@ RUN_SPEC = Section(
                 "criterion": _f(
                     "str",
                     "mse",
-                    choices=("mse", "mae"),
-                    help="loss on the normalised maps",
+                    choices=("mse", "mae", "crps", "nll"),
+                    help="loss on the normalised maps; crps / nll (the Gaussian's CRPS or "
+                    "negative log likelihood) need model.output: gaussian",
                 ),
                 "precision": _f(
                     "str",
@@ -470,6 +484,60 @@ RUN_SPEC = Section(
                     help="other forecasts scored beside the model, {LABEL: source entry} (e.g. "
                     "an agency's predicted IONEX maps: {paths: [...], format: ionex}), matched "
                     "by valid time on the targets' grid",
+                ),
+                "ensemble_members": _f(
+                    "int",
+                    0,
+                    minimum=0,
+                    help="score an ensemble of this many members beside the deterministic "
+                    "forecast (CRPS, spread-skill, coverage, Brier, rank histogram); 0: none",
+                ),
+                "ensemble_method": _f(
+                    "str",
+                    "perturb",
+                    choices=("perturb", "mc_dropout", "checkpoints"),
+                    help="how members are made: perturb = Gaussian noise on the input maps "
+                    "(ensemble_perturb_std); mc_dropout = the model's dropout left on; "
+                    "checkpoints = this model and the ensemble_checkpoints (other seeds)",
+                ),
+                "ensemble_perturb_std": _f(
+                    "float",
+                    0.01,
+                    minimum=0,
+                    exclusive_min=True,
+                    help="perturb: standard deviation of the noise added to every input map, "
+                    "in normalised units (a fraction of each channel's normalisation scale)",
+                ),
+                "ensemble_checkpoints": _f(
+                    "list",
+                    [],
+                    items="str",
+                    help="checkpoints: the other members' checkpoint files (the same data and "
+                    "model shape, e.g. runs of other train.seed); the evaluated model is member 0",
+                ),
+                "ensemble_seed": _f(
+                    "int", 0, minimum=0, help="seed of the perturbations and dropout masks"
+                ),
+                "persistence_members": _f(
+                    "int",
+                    None,
+                    nullable=True,
+                    minimum=1,
+                    help="members of the persistence ensemble scored beside a probabilistic "
+                    "forecast: the last N input maps held; null: every input map (t_in)",
+                ),
+                "thresholds": _f(
+                    "mapping",
+                    {},
+                    help="{CHANNEL: [X, ...]} event thresholds in the channel's physical unit "
+                    "for the Brier score of a probabilistic forecast (e.g. {tec: [50.0]})",
+                ),
+                "coverage": _f(
+                    "list",
+                    [0.5, 0.9],
+                    items="float",
+                    help="nominal probabilities of the central intervals whose coverage is "
+                    "reported for a probabilistic forecast",
                 ),
                 "iri_f107": _f(
                     "str",
