@@ -1,0 +1,162 @@
+"""Ensembles of a model through the one evaluation pass: how members are made, and their
+scores against the deterministic ones on the built-in TEC sample."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine_toy import tec_datasets, tiny_model
+from geostl.engine import EvalConfig
+from geostl.engine.ensemble import EnsembleMembers
+from geostl.engine.evaluate import (
+    ENSEMBLE_LABEL,
+    PERSISTENCE_ENSEMBLE_LABEL,
+    _forward_pred,
+    evaluate_sums,
+)
+
+
+def _batch(ds, indices):
+    items = [ds[i] for i in indices]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def test_perturbed_members_do_not_depend_on_the_batch() -> None:
+    ds, _, _ = tec_datasets(t_out=2)
+    test = ds["test"]
+    model = tiny_model(ds["train"]).eval()
+    members = EnsembleMembers(model, "perturb", 3, perturb_std=0.05, seed=11)
+    with torch.no_grad():
+        together = members(_batch(test, [0, 1, 2]), _forward_pred)
+        alone = members(_batch(test, [2]), _forward_pred)
+    assert together.shape == (3, 3, 2, *test[0]["targets"].shape[1:])
+    torch.testing.assert_close(together[:, 2:], alone, rtol=0, atol=1e-6)
+    assert not torch.allclose(together[0], together[1])  # members differ
+
+
+def test_perturbation_has_the_configured_std_and_spares_invalid_pixels() -> None:
+    ds, _, _ = tec_datasets(t_out=2)
+    batch = _batch(ds["test"], [0, 1])
+    batch["input_mask"] = batch["input_mask"].clone()
+    batch["input_mask"][:, :, :, :10] = False
+    members = EnsembleMembers(tiny_model(ds["train"]), "perturb", 2, perturb_std=0.03)
+    seen = []
+    members(batch, lambda m, b: seen.append(b["inputs"] - batch["inputs"]) or b["inputs"])
+    delta = torch.stack(seen)
+    assert bool((delta[:, :, :, :, :10] == 0).all())
+    ok = delta[:, :, :, :, 10:]
+    assert float(ok.std()) == pytest.approx(0.03, rel=0.02)
+    assert abs(float(ok.mean())) < 1e-3
+
+
+def test_mc_dropout_needs_dropout_and_restores_eval_mode() -> None:
+    ds, _, _ = tec_datasets(t_out=2)
+    with pytest.raises(ValueError, match="no dropout"):
+        EnsembleMembers(tiny_model(ds["train"]), "mc_dropout", 4)
+    model = tiny_model(ds["train"], dropout=0.3).eval()
+    members = EnsembleMembers(model, "mc_dropout", 4, seed=1)
+    with torch.no_grad():
+        a = members(_batch(ds["test"], [0]), _forward_pred)
+        b = members(_batch(ds["test"], [0]), _forward_pred)
+    torch.testing.assert_close(a, b)  # seeded: the same masks again
+    assert not torch.allclose(a[0], a[1])
+    assert not model.training and not model.drop.training
+
+
+def test_a_one_member_ensemble_scores_its_crps_as_the_mae() -> None:
+    """The model alone as a one-member ensemble: its CRPS is the deterministic MAE; the
+    persistence ensemble of one member is persistence."""
+    ds, sources, _ = tec_datasets(t_out=4)
+    model = tiny_model(ds["train"], seed=3)
+    cfg = {"batch_size": 3, "baselines": ["persistence"], "ensemble_members": 1,
+           "ensemble_method": "checkpoints", "persistence_members": 1}  # fmt: skip
+    sums = evaluate_sums(model, ds["test"], cfg)
+    det, prob = sums.tables(), sums.probabilistic_tables()
+    assert list(prob) == [ENSEMBLE_LABEL, PERSISTENCE_ENSEMBLE_LABEL]
+    for lead in ("+15 min", "+1 h", "all"):
+        for w in ("plain", "lat"):
+            crps = prob[ENSEMBLE_LABEL].value("crps", "tec", lead, w)
+            assert crps == pytest.approx(det["model"].value("mae", "tec", lead, w), rel=1e-12)
+            pers = prob[PERSISTENCE_ENSEMBLE_LABEL].value("crps", "tec", lead, w)
+            assert pers == pytest.approx(det["persistence"].value("mae", "tec", lead, w), rel=1e-12)
+
+
+def test_persistence_ensemble_holds_the_lagged_maps() -> None:
+    ds, _, _ = tec_datasets(t_out=2)
+    test = ds["test"]
+    model = tiny_model(ds["train"])
+    cfg = {"baselines": [], "ensemble_members": 2, "persistence_members": 3,
+           "thresholds": {"tec": [20.0]}}  # fmt: skip
+    table = evaluate_sums(model, test, cfg).probabilistic_tables()[PERSISTENCE_ENSEMBLE_LABEL]
+    # independent: members = the last 3 input maps in TECU (TEC / 200 scaling), the spread of
+    # three held maps is the same at every lead
+    var, w = 0.0, 0.0
+    lat_w = np.cos(np.deg2rad(np.asarray(test.lat)))[:, None] * np.ones(len(test.lon))
+    lat_w[:, -1] = 0.0  # the repeated meridian
+    for i in range(len(test)):
+        s = test[i]
+        maps = s["inputs"][-3:, 0].double().numpy() * 200.0
+        ok = (s["input_mask"][-3:, 0].all(0) & s["target_mask"][0, 0]).numpy()
+        var += (maps.var(0, ddof=1) * lat_w * ok).sum()
+        w += (lat_w * ok).sum()
+    spread = [table.value("spread", "tec", lead, "lat") for lead in ("+15 min", "+30 min")]
+    assert spread[0] == pytest.approx(np.sqrt(var / w), rel=1e-5)
+    assert spread[0] == pytest.approx(spread[1], rel=1e-12)
+    with pytest.raises(ValueError, match="persistence_members"):
+        evaluate_sums(
+            model, test, {"baselines": [], "ensemble_members": 1, "persistence_members": 99}
+        )
+
+
+def test_member_checkpoints_must_match_the_model(tmp_path, tiny_tec_run) -> None:
+    from geostl.engine import build_model_from_checkpoint, load_checkpoint
+
+    ckpt = load_checkpoint(tiny_tec_run)
+    model = build_model_from_checkpoint(ckpt)
+    ds, _, _ = tec_datasets(t_out=2)
+    other = tiny_model(ds["train"])
+    with pytest.raises(ValueError, match="2 members need 1 other"):
+        EnsembleMembers(model, "checkpoints", 2, checkpoints=[])
+    bad = dict(ckpt)
+    bad["data"] = {**ckpt["data"], "normaliser": {"channels": {"tec": {"scale": 1.0}}}}
+    torch.save(bad, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="another normaliser"):
+        EnsembleMembers(model, "checkpoints", 2, checkpoints=[str(tmp_path / "other.pt")],
+                        normaliser_state=ckpt["data"]["normaliser"])  # fmt: skip
+    with pytest.raises(ValueError, match="data layout"):
+        EnsembleMembers(other, "checkpoints", 2, checkpoints=[str(tiny_tec_run)])
+
+
+def test_eval_keys_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"eval.coverage.*\(0, 1\)"):
+        EvalConfig.from_dict({"coverage": [90]})
+    with pytest.raises(ValueError, match="need 2 ensemble_checkpoints"):
+        EvalConfig.from_dict({"ensemble_members": 3, "ensemble_method": "checkpoints"})
+    with pytest.raises(ValueError, match="ensemble_method"):
+        EvalConfig.from_dict({"ensemble_method": "bred"})
+    cfg = EvalConfig.from_dict({"ensemble_members": 4, "thresholds": {"tec": [20, 40]}})
+    assert cfg.thresholds == {"tec": (20.0, 40.0)}
+    assert EvalConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_geostl_test_writes_the_probabilistic_outputs(tmp_path, tiny_tec_run) -> None:
+    from geostl.cli import main
+
+    out = tmp_path / "ens"
+    code = main(["test", "--ckpt", str(tiny_tec_run), "--out", str(out),
+                 "eval.ensemble_members=3", "eval.thresholds={tec: [20.0]}"])  # fmt: skip
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["probabilistic"]) == {ENSEMBLE_LABEL, PERSISTENCE_ENSEMBLE_LABEL}
+    rows = metrics["probabilistic"][ENSEMBLE_LABEL]["rows"]
+    names = {r["metric"] for r in rows}
+    assert {"crps", "crps_fair", "spread_skill", "coverage_0.9", "brier_gt_20", "rank_3"} <= names
+    assert all(np.isfinite(r["value"]) for r in rows if r["metric"] in ("crps", "spread"))
+    md = (out / "metrics.md").read_text()
+    assert "## Probabilistic scores" in md and "model MAE (1 member)" in md
+    for png in ("spread_skill.png", "spread_maps.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
