@@ -160,3 +160,24 @@ def test_geostl_test_writes_the_probabilistic_outputs(tmp_path, tiny_tec_run) ->
     assert "## Probabilistic scores" in md and "model MAE (1 member)" in md
     for png in ("spread_skill.png", "spread_maps.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predict_writes_an_ensemble_with_a_member_dimension(tmp_path, tiny_tec_run) -> None:
+    import xarray as xr
+
+    from geostl.commands.run import predict_to_netcdf
+
+    single = xr.load_dataset(predict_to_netcdf(tiny_tec_run, tmp_path / "one.nc"))
+    # the model twice as a two-member "checkpoints" ensemble: both members are its forecast
+    twice = predict_to_netcdf(tiny_tec_run, tmp_path / "twice.nc", overrides=[
+        "eval.ensemble_members=2", "eval.ensemble_method=checkpoints",
+        f"eval.ensemble_checkpoints=[{tiny_tec_run}]"])  # fmt: skip
+    twice = xr.load_dataset(twice)
+    assert twice["tec"].dims[0] == "member" and twice.sizes["member"] == 2
+    for k in range(2):
+        np.testing.assert_array_equal(twice["tec"].isel(member=k).values, single["tec"].values)
+    noisy = xr.load_dataset(predict_to_netcdf(tiny_tec_run, tmp_path / "noisy.nc",
+                                              overrides=["eval.ensemble_members=3"]))  # fmt: skip
+    assert "3 members, method perturb" in noisy.attrs["ensemble"]
+    spread = noisy["tec"].std("member")
+    assert float(spread.mean()) > 0 and "member" not in noisy["valid_time"].dims

@@ -2,7 +2,7 @@
 
 geostl train --config FILE.yaml [--config MORE.yaml] [key=value ...] [--resume CKPT]
 geostl test --ckpt RUN/best.pt [--out DIR] [--data NAME=PATH[,PATH]] [eval.KEY=VALUE ...]
-geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test] [--data NAME=PATH]
+geostl predict --ckpt RUN/best.pt --out FILE.nc [--split test] [--data NAME=PATH] [eval.K=V]
 geostl forecast --ckpt RUN/best.pt --input MAPS... [--drivers FILES...] [--issue TIME] --out FILE
 geostl score --forecast FILE.nc --truth FILES... [--format F] [--baselines B...] [--out DIR]
 geostl bench --model NAME [--shape T_IN,C,H,W] [--t-out N] [--batch B] [key=value ...]
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--data", action="append", default=[], metavar="NAME=PATH[,PATH]",
                    help=_DATA_HELP)  # fmt: skip
+    p.add_argument("overrides", nargs="*",
+                   help="eval settings, e.g. eval.ensemble_members=8: an ensemble file with a "
+                   "member dimension")  # fmt: skip
     p.set_defaults(func=_command("predict"))
 
     p = sub.add_parser("forecast", help="forecast the next maps from new files (no truth needed)")

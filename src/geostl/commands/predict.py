@@ -16,6 +16,7 @@ def run(args: argparse.Namespace) -> int:
     if out is None:  # into the run folder of the checkpoint, never the current directory
         name = "forecast.nc" if args.split == "test" else f"forecast_{args.split}.nc"
         out = Path(args.ckpt).resolve().parent / name
-    path = predict_to_netcdf(args.ckpt, out, args.split, args.batch_size, data)
+    overrides = getattr(args, "overrides", None) or []
+    path = predict_to_netcdf(args.ckpt, out, args.split, args.batch_size, data, overrides)
     print(f"wrote {path}")
     return 0

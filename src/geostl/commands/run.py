@@ -394,15 +394,23 @@ def predict_to_netcdf(
     split: str = "test",
     batch_size: int = 8,
     data: Sequence[str] = (),
+    overrides: Sequence[str] = (),
 ) -> Path:
     """``geostl predict``: forecasts for every window of ``split`` written as NetCDF;
     ``split="all"``: every window of the whole target axis, splits and the gaps between them
     included (truth is not needed: windows are those with ``t_in + t_out`` regular steps);
-    ``data``: ``NAME=PATH`` items re-pointing sources (as for :func:`test_checkpoint`)."""
+    ``data``: ``NAME=PATH`` items re-pointing sources (as for :func:`test_checkpoint`).
+
+    ``overrides``: ``eval.*`` settings; with ``eval.ensemble_members`` > 0 the file holds the
+    ensemble, every variable with a leading ``member`` dimension (the members of
+    :class:`geostl.engine.ensemble.EnsembleMembers`). A model with ``output: gaussian`` also
+    writes ``<name>_std``, the standard deviation of its forecast distribution."""
+    from geostl.engine.ensemble import EnsembleMembers
+    from geostl.engine.evaluate import _forward_pred, apply_bounds, physical_bounds
     from geostl.forecast.inputs import with_data
 
     ckpt = load_checkpoint(ckpt_path)
-    cfg = with_data(ckpt["config"], data)
+    cfg = with_data(with_eval_overrides(ckpt["config"], overrides), data)
     if cfg.get("task") is not None:
         raise ValueError(
             f"{ckpt_path}: a {cfg['task']!r} task checkpoint; geostl predict writes the gridded "
@@ -418,28 +426,70 @@ def predict_to_netcdf(
     else:
         dataset = datasets[split]
     model = build_model_from_checkpoint(ckpt)
-    preds, inits = [], []
-    for batch, pred in predict_windows(model, dataset, batch_size):
-        preds.append(pred)  # float64, physical units: the file's values are the scored ones
-        inits.append(batch["times_in"][:, -1])
+    eval_cfg = EvalConfig.from_dict(cfg["eval"])
+    names = dataset.target_names
+    members = None
+    if eval_cfg.ensemble_members > 0:
+        members = EnsembleMembers(
+            model, eval_cfg.ensemble_method, eval_cfg.ensemble_members,
+            eval_cfg.ensemble_perturb_std, eval_cfg.ensemble_checkpoints,
+            eval_cfg.ensemble_seed, dataset.normaliser.state_dict(),
+        )  # fmt: skip
+    preds, stds, inits = [], [], []
+    model.eval()
+    with torch.no_grad():
+        for batch, pred in predict_windows(model, dataset, batch_size):
+            inits.append(batch["times_in"][:, -1])
+            device = next(model.parameters()).device
+            on_device = {k: v.to(device) for k, v in batch.items()}
+            if members is not None:
+                ens = members(on_device, _forward_pred).to("cpu", torch.float64)
+                ens = dataset.normaliser.inverse(ens.flatten(0, 1), names, axis=2)
+                ens = apply_bounds(torch.as_tensor(ens), physical_bounds(dataset))[0]
+                preds.append(ens.unflatten(0, (members.members, pred.shape[0])))
+            else:
+                preds.append(pred[None])  # float64, physical: the file's values are the scored
+            std = model(on_device).get("pred_std")
+            if std is not None:
+                std = std.to("cpu", torch.float64)
+                zero = torch.zeros_like(std)
+                stds.append(
+                    torch.as_tensor(dataset.normaliser.inverse(std, names, axis=2))
+                    - torch.as_tensor(dataset.normaliser.inverse(zero, names, axis=2))
+                )
     times = dataset.window_times(0)
     leads = times[dataset.t_in :] - times[dataset.t_in - 1]
-    ds = forecast_dataset(
-        torch.cat(preds).numpy(),
-        torch.cat(inits).numpy(),
-        leads,
-        dataset.rows,
-        dataset.cols,
-        dataset.target_names,
-        dataset.units,
-        long_names=dataset.long_names,
-        grid_adjust=dataset.grid_adjust,
-        area_mask=dataset.area_mask.numpy(),
-        model=str(cfg["model"]["backbone"]["name"]),
-        config=cfg,
-        future_forcings=dataset.future_forcings,
-        grid=dataset.grid_kind,
-        standard_names=dataset.standard_names,
-        dtype=np.float64,
-    )
+    init_times = torch.cat(inits).numpy()
+
+    def layout(values: np.ndarray, suffix: str = "", what: str = ""):
+        return forecast_dataset(
+            values, init_times, leads, dataset.rows, dataset.cols,
+            [f"{n}{suffix}" for n in names],
+            {f"{n}{suffix}": u for n, u in dataset.units.items()},
+            long_names={f"{n}{suffix}": f"{what}{dataset.long_names.get(n, n)}" for n in names},
+            grid_adjust=dataset.grid_adjust, area_mask=dataset.area_mask.numpy(),
+            model=str(cfg["model"]["backbone"]["name"]), config=cfg,
+            future_forcings=dataset.future_forcings, grid=dataset.grid_kind,
+            standard_names=None if suffix else dataset.standard_names, dtype=np.float64,
+        )  # fmt: skip
+
+    allp = torch.cat(preds, dim=1).numpy()
+    if members is None:
+        ds = layout(allp[0])
+    else:
+        import xarray as xr
+
+        ds = xr.concat([layout(m) for m in allp], dim="member", combine_attrs="override")
+        ds = ds.assign_coords(member=np.arange(allp.shape[0]))
+        ds["member"].attrs.update({"long_name": "ensemble member", "units": "1"})
+        ds.attrs["ensemble"] = (
+            f"{members.members} members, method {members.method}"
+            + (f", input noise std {members.perturb_std} (normalised units)"
+               if members.method == "perturb" else "")
+            + f", seed {members.seed}"
+        )  # fmt: skip
+    if stds:
+        std_ds = layout(torch.cat(stds).numpy(), "_std", "standard deviation of the forecast of ")
+        for n in names:
+            ds[f"{n}_std"] = std_ds[f"{n}_std"]
     return write_forecast(ds, out)
