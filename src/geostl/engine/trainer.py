@@ -2,11 +2,13 @@
 
 One epoch = the train split in an order seeded by ``(train.seed, epoch)`` (sharded over DDP
 ranks), at most ``max_steps_per_epoch`` optimisation steps. Each step: forward with the
-scheduled-sampling probability as ``teacher_forcing``, masked MSE + aux losses, backward (with
+scheduled-sampling probability as ``teacher_forcing``, the masked ``train.criterion`` (MSE,
+MAE, or the CRPS / NLL of a ``model.output: gaussian`` forecast) + aux losses, backward (with
 GradScaler under CUDA AMP), optional gradient-norm clipping, optimiser step, learning-rate
-schedule step. After each epoch: validation loss (masked MSE in normalised units pooled over
-every valid target element of the val split), ``last.pt`` and, when it improved, ``best.pt``,
-the epoch log (``epochs.jsonl`` / ``epochs.csv``, TensorBoard when installed), early stopping.
+schedule step. After each epoch: validation loss (the masked criterion in normalised units
+pooled over every valid target element of the val split), ``last.pt`` and, when it improved,
+``best.pt``, the epoch log (``epochs.jsonl`` / ``epochs.csv``, TensorBoard when installed),
+early stopping.
 
 A task model that gives ``loss(batch) -> (loss, diagnostics)`` (see :func:`has_own_loss`) is
 trained and validated with that loss instead of the forward + ``train.criterion``.
@@ -52,7 +54,12 @@ from geostl.engine.distributed import (
     init_distributed,
     resolve_device,
 )
-from geostl.engine.loss import masked_error_sum, total_loss
+from geostl.engine.loss import (
+    PROBABILISTIC_CRITERIA,
+    masked_error_sum,
+    needs_std_message,
+    total_loss,
+)
 from geostl.engine.optim import build_optimizer
 from geostl.engine.precision import resolve_precision
 from geostl.engine.runlog import TensorBoard, TrainLog, format_seconds, write_epoch_log
@@ -119,6 +126,7 @@ class Trainer:
         self.eval_cfg = (
             eval_cfg if isinstance(eval_cfg, EvalConfig) else EvalConfig.from_dict(eval_cfg)
         )
+        check_output_and_criterion(model, self.cfg.criterion)
         self.run_dir = Path(run_dir)
         self.config = dict(config or {})
         self.progress = progress
@@ -611,12 +619,21 @@ def validation_sums(
                 )
                 continue
             with autocast():
-                pred = model(batch)["pred"].double()
+                out = model(batch)
+            pred = out["pred"].double()
+            std = out.get("pred_std")
+            std = None if std is None else std.double()
             target, mask = batch["targets"].double(), batch["target_mask"]
             if sums is None:
                 sums = torch.zeros(target.shape[1], 2, dtype=torch.float64, device=device)
             for t in range(target.shape[1]):
-                total, count = masked_error_sum(pred[:, t], target[:, t], mask[:, t], criterion)
+                total, count = masked_error_sum(
+                    pred[:, t],
+                    target[:, t],
+                    mask[:, t],
+                    criterion,
+                    None if std is None else std[:, t],
+                )
                 sums[t] += torch.stack([total, count])
     finally:
         model.train(was)
@@ -633,8 +650,9 @@ def validation_loss(
     autocast=nullcontext,
     criterion: str = "mse",
 ) -> float:
-    """Masked ``criterion`` (MSE or MAE, the training criterion) in normalised units pooled
-    over every valid target element of ``dataset`` (:func:`validation_sums` over all leads)."""
+    """Masked ``criterion`` (MSE, MAE, CRPS or NLL: the training criterion) in normalised
+    units pooled over every valid target element of ``dataset`` (:func:`validation_sums` over
+    all leads)."""
     return pooled_loss(validation_sums(model, dataset, batch_size, device, autocast, criterion))
 
 
@@ -644,6 +662,26 @@ def pooled_loss(sums: torch.Tensor) -> float:
     if total[1] == 0:
         raise ValueError("validation: the val split has no valid target element")
     return float(total[0] / total[1])
+
+
+def check_output_and_criterion(model: torch.nn.Module, criterion: str) -> None:
+    """Raise a ValueError when ``train.criterion`` does not fit the model's ``model.output``.
+
+    A probabilistic criterion (``crps``, ``nll``) needs a model that gives ``pred_std``
+    (``model.output: gaussian``); a Gaussian model needs one, since with ``mse`` / ``mae`` its
+    spread head would get no gradient. A model's kind of output is its ``output`` attribute
+    (``"point"`` when absent); a model with its own ``loss(batch)`` is not checked.
+    """
+    if has_own_loss(model):
+        return
+    output = str(getattr(unwrap_model(model), "output", "point"))
+    if criterion in PROBABILISTIC_CRITERIA and output != "gaussian":
+        raise ValueError(needs_std_message(criterion))
+    if output == "gaussian" and criterion not in PROBABILISTIC_CRITERIA:
+        raise ValueError(
+            f"model.output: gaussian needs train.criterion crps or nll, got train.criterion "
+            f"{criterion}: its spread head (pred_std) would get no gradient"
+        )
 
 
 def has_own_loss(model: torch.nn.Module) -> bool:

@@ -30,6 +30,7 @@ from geostl._keys import plain, unknown_keys
 from geostl.models.baseline_start import BaselineStart
 from geostl.models.fusion import BACKBONE_OPTION_KEYS
 from geostl.models.registry import BACKBONES, FUSIONS
+from geostl.models.spread_head import GaussianSpreadHead
 from geostl.models.sun_frame import SunFixedFrame
 from geostl.runconfig.spec import RUN_SPEC
 
@@ -48,6 +49,7 @@ _MODEL = RUN_SPEC.keys["model"]
 MODEL_KEYS = tuple(_MODEL.keys)
 RESIDUAL_MODES = tuple(_MODEL.keys["residual"].choices)
 FRAMES = tuple(_MODEL.keys["frame"].choices)
+OUTPUTS = tuple(_MODEL.keys["output"].choices)
 RESERVED_BACKBONE_KEYS = ("in_shape", "out_channels", "t_out", "aux_channels")
 #: backbone keys a fusion sets: its options plus the former mixer flag (now ``frame_transform``)
 FUSION_BACKBONE_KEYS = (*BACKBONE_OPTION_KEYS, "channel_mixer")
@@ -160,7 +162,8 @@ def _zero_readout(backbone: nn.Module, name: str) -> None:
 
 
 class Forecaster(nn.Module):
-    """Fusion + backbone; ``forward(batch) -> {"pred", "aux_losses"}`` in normalised units.
+    """Fusion + backbone; ``forward(batch) -> {"pred", "aux_losses"}`` in normalised units
+    (plus ``"pred_std"`` with ``output: gaussian``).
 
     Args:
         model_cfg: ``{"backbone": {"name": ..., **kwargs} | name, "fusion": name,
@@ -176,6 +179,11 @@ class Forecaster(nn.Module):
             (:mod:`geostl.models.baseline_start`; inputs relative to the last map as with
             ``residual: last``); its zero forecast is the baseline. A climatology or blend
             must be fitted (:meth:`fit_baseline`) before training.
+            ``"output": "gaussian"`` adds a spread head
+            (:class:`~geostl.models.spread_head.GaussianSpreadHead`, hidden width
+            ``"spread_hidden"``, default 16) that gives a per-pixel standard deviation of the
+            forecast from the final geographic mean and the last input map; it is trained by
+            ``train.criterion: crps`` or ``nll``. ``"point"`` (default): the mean only.
         meta: the data's shape description (see module docstring).
     """
 
@@ -266,6 +274,15 @@ class Forecaster(nn.Module):
                 )
             self.baseline = BaselineStart(self.baseline_name, m)
             _zero_readout(self.backbone, backbone_cfg["name"])
+        self.output = str(cfg.get("output", "point"))
+        if self.output not in OUTPUTS:
+            raise ValueError(f"model.output: expected one of {OUTPUTS}, got {self.output!r}")
+        hidden = cfg.get("spread_hidden", 16)
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+            raise ValueError(f"model.spread_hidden must be an int >= 1, got {hidden!r}")
+        self.spread_head: GaussianSpreadHead | None = None
+        if self.output == "gaussian":
+            self.spread_head = GaussianSpreadHead(c, m["t_out"], hidden)
 
     @property
     def starts_at_baseline(self) -> bool:
@@ -274,11 +291,16 @@ class Forecaster(nn.Module):
         return self.residual == "last" or self.baseline is not None
 
     def fit_baseline(self, train: Any, val: Any, batch_size: int = 8) -> list[str]:
-        """Fit the baseline's tables (climatology on ``train``, blend weights on ``val``);
-        returns the lines that describe it (nothing to fit: [])."""
-        if self.baseline is None or not self.baseline.needs_fit:
-            return []
-        return self.baseline.fit(train, val, batch_size)
+        """Fit the baseline's tables (climatology on ``train``, blend weights on ``val``), then
+        the spread head's initial scale (``output: gaussian``: the RMSE per lead of the
+        untrained forecast on ``train``); returns the lines that describe it (nothing to fit:
+        [])."""
+        lines: list[str] = []
+        if self.baseline is not None and self.baseline.needs_fit:
+            lines += self.baseline.fit(train, val, batch_size)
+        if self.spread_head is not None:
+            lines += self.spread_head.fit_scale(self, train, batch_size)
+        return lines
 
     def constructor_args(self) -> tuple[dict[str, Any], dict[str, int]]:
         """Plain copies of (model_cfg, meta): ``Forecaster(*f.constructor_args())`` rebuilds it."""
@@ -301,7 +323,10 @@ class Forecaster(nn.Module):
                 ``forcings_out`` of that length when the fusion uses forcings).
 
         Returns:
-            ``{"pred": (B, t_out, C, H, W) normalised, "aux_losses": {name: scalar tensor}}``.
+            ``{"pred": (B, t_out, C, H, W) normalised, "aux_losses": {name: scalar tensor}}``;
+            with ``output: gaussian`` also ``"pred_std"``: (B, t_out, C, H, W) float32 standard
+            deviation of the forecast (normalised units, > 0), in the geographic frame as
+            ``pred``.
         """
         t_out = self.t_out if t_out is None else int(t_out)
         x, future_aux = self.fusion(batch, t_out)
@@ -332,7 +357,12 @@ class Forecaster(nn.Module):
         if self.sun_frame is not None:
             pred = self.sun_frame.from_frame(pred, ahead)
         aux_losses = dict(getattr(self.backbone, "aux_losses", {}) or {})
-        return {"pred": pred, "aux_losses": aux_losses}
+        out: dict[str, Any] = {"pred": pred, "aux_losses": aux_losses}
+        if self.spread_head is not None:
+            # both in the geographic frame: the final pred and the batch's own last input map
+            last = batch["inputs"][:, -1, : self._meta["target_channels"]]
+            out["pred_std"] = self.spread_head(pred, last)
+        return out
 
 
 def build_forecaster(model_cfg: Mapping[str, Any], meta: Mapping[str, Any]) -> Forecaster:
