@@ -181,3 +181,21 @@ def test_predict_writes_an_ensemble_with_a_member_dimension(tmp_path, tiny_tec_r
     assert "3 members, method perturb" in noisy.attrs["ensemble"]
     spread = noisy["tec"].std("member")
     assert float(spread.mean()) > 0 and "member" not in noisy["valid_time"].dims
+
+
+def test_mc_dropout_finds_simvp_stochastic_depth() -> None:
+    from geostl.engine.ensemble import dropout_layers
+    from geostl.models import build_forecaster
+
+    meta = {"t_in": 3, "t_out": 2, "target_channels": 1, "forcing_channels": 0,
+            "static_channels": 0, "height": 8, "width": 8}  # fmt: skip
+    backbone = {"name": "simvp", "hid_S": 4, "hid_T": 8, "N_S": 2, "N_T": 2, "mlp_ratio": 2.0}
+    torch.manual_seed(0)
+    model = build_forecaster({"backbone": {**backbone, "drop_path": 0.2}, "fusion": "none"}, meta)
+    assert any(float(m.p) == pytest.approx(0.2) for m in dropout_layers(model))
+    batch = {"inputs": torch.randn(2, 3, 1, 8, 8), "index": torch.tensor([0, 1])}
+    with torch.no_grad():
+        ens = EnsembleMembers(model.eval(), "mc_dropout", 3)(batch, _forward_pred)
+        det = model(batch)["pred"]
+    assert ens.shape == (3, *det.shape)
+    assert not torch.allclose(ens[0], ens[1]) and not torch.allclose(ens[0], det)
