@@ -11,7 +11,7 @@ with a Gaussian output trained on the CRPS, then scores on the test split, throu
 
 each beside the deterministic seed-0 model's MAE (the CRPS of one member) and the persistence
 ensemble (the last 8 input maps held). Prints the tables of docs/probabilistic.md and, with
-``--figures``, copies the seed ensemble's figures there.
+``--figures``, writes the perturbed and Gaussian runs' figures there (256-colour PNGs).
 
 Usage::
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 from geostl.commands.run import test_checkpoint, train
@@ -133,10 +132,17 @@ def main() -> None:
     print(markdown(["score", "value"], [[k, f"{v:.4f}"] for k, v in rest.items()]))
     if args.figures is not None:
         args.figures.mkdir(parents=True, exist_ok=True)
-        for name in ("spread_skill.png", "spread_maps.png"):
-            shutil.copy(runs / "eval_seeds" / name, args.figures / f"tec_seeds_{name}")
-        shutil.copy(runs / "eval_gaussian" / "spread_maps.png",
-                    args.figures / "tec_gaussian_spread_maps.png")  # fmt: skip
+        for run, name in (("perturbed", "spread_skill"), ("gaussian", "spread_skill"),
+                          ("gaussian", "spread_maps")):  # fmt: skip
+            small_png(runs / f"eval_{run}" / f"{name}.png", args.figures / f"tec_{run}_{name}.png")
+
+
+def small_png(source: Path, target: Path) -> None:
+    """Copy a figure as a 256-colour PNG (a few times smaller, for the docs)."""
+    from PIL import Image
+
+    with Image.open(source) as im:
+        im.convert("RGB").quantize(256).save(target, optimize=True)
 
 
 if __name__ == "__main__":
