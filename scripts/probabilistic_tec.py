@@ -10,7 +10,8 @@ with a Gaussian output trained on the CRPS, then scores on the test split, throu
 - ``gaussian``: the Gaussian run's closed-form scores;
 
 each beside the deterministic seed-0 model's MAE (the CRPS of one member) and the persistence
-ensemble (the last 8 input maps held). Prints the tables of docs/probabilistic.md and, with
+ensemble (the last 8 input maps held) and the sun-fixed persistence ensemble (the same maps
+turned with the Sun). Prints the tables of docs/probabilistic.md and, with
 ``--figures``, writes the perturbed and Gaussian runs' figures there (256-colour PNGs).
 
 Usage::
@@ -30,6 +31,7 @@ from geostl.runconfig import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tec_convlstm.yaml"
 SEEDS = (0, 1, 2, 3)
+SUN_ENSEMBLE = "sun-fixed persistence ensemble"
 THRESHOLD = 20.0  # TECU: the sample (April 2019, solar minimum) rarely exceeds 30 TECU
 
 
@@ -44,7 +46,7 @@ def trained(runs: Path, name: str, overrides: list[str]) -> Path:
 
 def scored(ckpt: Path, out: Path, overrides: list[str]) -> dict:
     """metrics.json of ``geostl test --ckpt CKPT --out OUT OVERRIDES``."""
-    common = [f"eval.thresholds={{tec: [{THRESHOLD}]}}", "eval.baselines=[persistence]"]
+    common = [f"eval.thresholds={{tec: [{THRESHOLD}]}}", "eval.baselines=[persistence, sun_fixed]"]
     test_checkpoint(ckpt, out, overrides=[*common, *overrides])
     return json.loads((out / "metrics.json").read_text())
 
@@ -93,6 +95,8 @@ def main() -> None:
         "Gaussian-run MAE": column(results["gaussian"]["tables"]["model"], "mae"),
         "persistence ensemble CRPS": column(prob["seeds"]["persistence ensemble"], "crps"),
         "persistence MAE": column(det["persistence"], "mae"),
+        "sun-fixed pers. ensemble CRPS": column(prob["seeds"][SUN_ENSEMBLE], "crps"),
+        "sun-fixed persistence MAE": column(det["sun-fixed persistence"], "mae"),
     }
     leads = list(cols["seed-0 model MAE"])
     print("CRPS and MAE (TECU, cos-latitude weighted) on the test split\n")
@@ -109,6 +113,7 @@ def main() -> None:
         ssr[f"{label} spread/skill"] = column(table, "spread_skill")
     pe = prob["seeds"]["persistence ensemble"]
     ssr["persistence ens. spread/skill"] = column(pe, "spread_skill")
+    ssr["sun-fixed pers. ens. spread/skill"] = column(prob["seeds"][SUN_ENSEMBLE], "spread_skill")
     print("\nSpread (TECU) and spread-skill ratio on the test split\n")
     print(markdown(["lead", *ssr], [[str(lead)] + [f"{c[lead]:.3f}" for c in ssr.values()]
                                     for lead in leads]))  # fmt: skip
@@ -128,6 +133,9 @@ def main() -> None:
         f"freq_gt_{THRESHOLD:g}",
     ):
         rest[f"persistence ensemble {metric}"] = column(pe, metric)["all"]
+        rest[f"sun-fixed persistence ensemble {metric}"] = column(
+            prob["seeds"][SUN_ENSEMBLE], metric
+        )["all"]
     print("\nPooled over every lead\n")
     print(markdown(["score", "value"], [[k, f"{v:.4f}"] for k, v in rest.items()]))
     if args.figures is not None:

@@ -55,6 +55,7 @@ MODEL_LABEL = "model"
 ENSEMBLE_LABEL = "model ensemble"
 GAUSSIAN_LABEL = "model (Gaussian)"
 PERSISTENCE_ENSEMBLE_LABEL = "persistence ensemble"
+SUN_FIXED_ENSEMBLE_LABEL = "sun-fixed persistence ensemble"
 #: the baselines made from the last observed map and a climatology (:func:`baseline_forecasts`)
 TRUTH_BASELINES = ("persistence", "sun_fixed", "climatology")
 
@@ -576,6 +577,12 @@ def evaluate_sums(
                 # every probabilistic forecast on the pixels where the lagged maps exist too
                 held, held_ok = _lagged_persistence(batch, dataset, lagged, x[:, -1], adj)
                 ens_valid = valid & held_ok
+                turned = None
+                if "sun_fixed" in baselines:
+                    turned, turned_ok = _lagged_persistence(
+                        batch, dataset, lagged, x[:, -1], adj, (lon[:w_eff], step_min / 60.0)
+                    )
+                    ens_valid = ens_valid & turned_ok
                 if std is not None:
                     std = std.to("cpu", torch.float64)
                     zero = torch.zeros_like(std)
@@ -590,6 +597,8 @@ def evaluate_sums(
                     ens = apply_bounds(torch.as_tensor(ens), bounds)[0]
                     scores(ENSEMBLE_LABEL).update(ens.unflatten(0, size), y, ens_valid)
                 scores(PERSISTENCE_ENSEMBLE_LABEL).update(held, y, ens_valid)
+                if turned is not None:
+                    scores(SUN_FIXED_ENSEMBLE_LABEL).update(turned, y, ens_valid)
     finally:
         model.train(was_training)
     for m in metrics.values():
@@ -618,10 +627,17 @@ def _persistence_members(cfg: EvalConfig, t_in: int) -> int:
 
 
 def _lagged_persistence(
-    batch: Mapping[str, torch.Tensor], dataset, n: int, last: torch.Tensor, adj
+    batch: Mapping[str, torch.Tensor],
+    dataset,
+    n: int,
+    last: torch.Tensor,
+    adj,
+    sun_fixed: tuple[np.ndarray, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The persistence ensemble: member k holds the input map k steps before the issue time
-    (k = 0 .. n - 1; member 0 is persistence) at every lead, in physical units.
+    (k = 0 .. n - 1; member 0 is persistence) at every lead, in physical units. With
+    ``sun_fixed = (lon, step_hours)`` (a grid global in longitude) member k is instead that map
+    turned westward with the Sun by ``lead + k step`` hours (member 0: sun-fixed persistence).
 
     Args:
         batch: the CPU batch (``inputs`` normalised, ``input_mask``, ``target_mask``).
@@ -629,14 +645,28 @@ def _lagged_persistence(
 
     Returns:
         ``(members (n, B, T_out, C, H, W) float64, ok (B, T_out, C, H, W) bool)``: ``ok`` where
-        every held map is valid.
+        every member is valid.
     """
     names = dataset.target_names
     t_out = batch["target_mask"].shape[1]
     inputs = batch["inputs"][:, -n:].double()
     maps = torch.as_tensor(dataset.normaliser.inverse(inputs, names, axis=2)).flip(1)
     maps[:, 0] = last
-    ok = batch["input_mask"][:, -n:].all(dim=1)
-    held = maps.movedim(1, 0)[:, :, None].expand(-1, -1, t_out, -1, -1, -1)
-    held = torch.where(ok[None, :, None], held, 0.0)
-    return held, ok[:, None].expand(-1, t_out, -1, -1, -1)
+    masks = batch["input_mask"][:, -n:].flip(1)
+    if sun_fixed is None:
+        ok = masks.all(dim=1)
+        held = maps.movedim(1, 0)[:, :, None].expand(-1, -1, t_out, -1, -1, -1)
+        held = torch.where(ok[None, :, None], held, 0.0)
+        return held, ok[:, None].expand(-1, t_out, -1, -1, -1)
+    lon, step = sun_fixed
+    lead_hours = np.arange(1, t_out + 1) * step
+    members, oks = [], []
+    for k in range(n):
+        f, good = sun_fixed_persistence(
+            adj.undo(maps[:, k]), lon, lead_hours + k * step, adj.undo(masks[:, k])
+        )
+        f, good = f.movedim(-3, 1), good.movedim(-3, 1)  # (B, T, C, H', W')
+        members.append(adj.apply(torch.where(good, f, 0.0), fill=0.0))
+        oks.append(adj.apply(good, fill=False))
+    ok = torch.stack(oks).all(dim=0)
+    return torch.where(ok[None], torch.stack(members), 0.0), ok

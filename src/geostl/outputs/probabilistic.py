@@ -34,6 +34,8 @@ __all__ = [
 
 #: column of the deterministic model in the CRPS table: its MAE is the CRPS of one member
 ONE_MEMBER = "model MAE (1 member)"
+#: deterministic baselines whose MAE is shown beside the persistence ensembles
+BASELINE_MAE = ("persistence", "sun-fixed persistence")
 
 
 def _per_lead(wide: WideTable) -> list[int]:
@@ -47,11 +49,13 @@ def crps_table(
     weighting: str,
 ) -> WideTable:
     """CRPS per lead of every probabilistic forecast beside the deterministic model's MAE
-    (the CRPS of a one-member ensemble) and persistence's MAE."""
+    (the CRPS of a one-member ensemble) and the MAE of persistence and sun-fixed persistence
+    (members 0 of the persistence ensembles)."""
     wide = compare_tables(probabilistic, "crps", channel, weighting)
     columns = [f"{name} CRPS" for name in wide.columns]
     values = [list(row) for row in wide.values]
-    for label, head in (("model", ONE_MEMBER), ("persistence", "persistence MAE (1 member)")):
+    pairs = [("model", ONE_MEMBER)] + [(b, f"{b} MAE (1 member)") for b in BASELINE_MAE]
+    for label, head in pairs:
         if label in deterministic:
             mae = compare_tables({label: deterministic[label]}, "mae", channel, weighting)
             by_lead = dict(zip(mae.index, mae.column(label), strict=True))
