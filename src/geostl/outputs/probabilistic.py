@@ -208,8 +208,8 @@ def spread_maps_figure(
 ) -> Figure:
     """Rows: truth, ensemble mean, spread and |mean - truth| of one window at several leads.
 
-    Spread and error share one colour scale, so where the error exceeds the spread the
-    forecast was over-confident.
+    Spread and error share one colour scale (0 to the 99th percentile of both, larger values
+    drawn at its top), so where the error exceeds the spread the forecast was over-confident.
 
     Args:
         truth, mean, spread: (T_out, H, W) one channel of one window in physical units.
@@ -232,7 +232,8 @@ def spread_maps_figure(
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     both = np.concatenate([s[idx].ravel(), err[idx].ravel()])
     both = both[np.isfinite(both)]
-    emax = max(float(both.max()) if both.size else 0.0, 1e-12)
+    # a robust top (99th percentile) so that a few large errors do not hide the spread
+    emax = max(float(np.percentile(both, 99)) if both.size else 0.0, 1e-12)
     n = len(idx)
     panel_w = 3.2
     panel_h = max(1.4, panel_w * abs(extent[3] - extent[2]) / (extent[1] - extent[0]))
@@ -264,8 +265,8 @@ def spread_maps_figure(
     fig.colorbar(images[0], ax=axes[:2, :].ravel().tolist(), shrink=0.9).set_label(
         f"{channel}{unit}"
     )
-    fig.colorbar(images[-1], ax=axes[2:, :].ravel().tolist(), shrink=0.9).set_label(
-        f"spread, |error|{unit}"
+    fig.colorbar(images[-1], ax=axes[2:, :].ravel().tolist(), shrink=0.9, extend="max").set_label(
+        f"spread, |error|{unit} (top: 99th percentile)"
     )
     fig.suptitle(f"{channel}: {label} mean, spread and error")
     return fig
