@@ -31,6 +31,14 @@ def test_defaults_match_the_run_config_description():
         "codebook_usage": False,
         "references": {},
         "iri_f107": "f107",
+        "ensemble_members": 0,
+        "ensemble_method": "perturb",
+        "ensemble_perturb_std": 0.01,
+        "ensemble_checkpoints": [],
+        "ensemble_seed": 0,
+        "persistence_members": None,
+        "thresholds": {},
+        "coverage": [0.5, 0.9],
     }
 
 
