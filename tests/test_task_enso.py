@@ -155,6 +155,13 @@ def test_train_test_and_resume_through_the_pipeline(tmp_path: Path, monkeypatch)
     assert metrics["methods"]["persistence"]["rmse_per_lead"][0] == pytest.approx(expected)
     assert np.array(metrics["methods"]["model"]["confusion"]).sum() == 27 * 6
     assert metrics["observed_field_nino34_lead1"]["corr"] > 0.9
+    probs = metrics["methods"]["model"]["phase_probability"]  # the phase head's softmax
+    for key in ("brier", "rps", "rps_reference", "rpss", "log_score", "p_true"):
+        values = np.array([probs[key], *probs[f"{key}_per_lead"]], dtype=float)
+        assert values.shape == (7,) and np.isfinite(values).all(), key
+    assert 0 <= probs["brier"] <= 2 and 0 <= probs["rps"] <= 2
+    for table in probs["reliability"]["phases"].values():
+        assert sum(table["n"]) == 27 * 6
 
     # geostl test --ckpt reproduces the run's metrics from the checkpoint alone
     out = tmp_path / "retest"

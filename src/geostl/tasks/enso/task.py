@@ -15,6 +15,11 @@ the same test windows:
 - **climatology**: the train months' mean index of the target's calendar month; phase = the
   most frequent train phase of that month.
 
+The model's phase head also gets probabilistic scores (the softmax of its logits,
+:class:`geostl.tasks.enso.scores.PhaseProbabilitySums`): Brier score, RPS over La Niña <
+neutral < El Niño and its skill against the train split's phase frequencies, the log score,
+the mean probability of the true phase and a reliability table (``phase_reliability.png``).
+
 The SST head's lead-1 field also gives a Niño 3.4 index the Earthformer way (box mean minus
 the train months' box-mean climatology), scored against the observed index; the same route
 on the observed field checks the derivation itself.
@@ -41,15 +46,22 @@ from geostl.engine.checkpoint import (
     load_checkpoint,
     seed_everything,
 )
-from geostl.engine.distributed import ShardSampler
+from geostl.engine.distributed import ShardSampler, all_reduce_sum
 from geostl.metrics.table import _atomic_write
 from geostl.runconfig import ConfigError, open_sources, run_dir, save_config
 from geostl.tasks.enso.dataset import EnsoDataset, build_enso_datasets
-from geostl.tasks.enso.figures import plot_confusion, plot_index_forecasts
+from geostl.tasks.enso.figures import plot_confusion, plot_index_forecasts, plot_reliability
 from geostl.tasks.enso.forecast import forecast_enso
 from geostl.tasks.enso.forecaster import NET_KEYS, EnsoForecaster, build_enso_model
 from geostl.tasks.enso.schema import ENSO_SPEC
-from geostl.tasks.enso.scores import IndexSums, threshold_phase
+from geostl.tasks.enso.scores import (
+    LOG_FLOOR,
+    PHASES,
+    IndexSums,
+    PhaseProbabilitySums,
+    phase_frequencies,
+    threshold_phase,
+)
 from geostl.tasks.enso.targets import NINO34_LAT, NINO34_LON
 from geostl.tasks.registry import TASKS, Task
 
@@ -156,7 +168,8 @@ def evaluate_enso(
     label: str,
 ) -> dict[str, Any]:
     """Score ``model`` and the baselines on the test split; write ``metrics.json``,
-    ``metrics.md`` and (``eval.figures``) ``index_forecast.png`` / ``confusion.png``.
+    ``metrics.md`` and (``eval.figures``) ``index_forecast.png`` / ``confusion.png`` (and
+    ``phase_reliability.png`` for a model with the phase head).
 
     Under DDP every rank scores a disjoint shard and the sums are all-reduced; rank 0 writes.
     """
@@ -167,6 +180,9 @@ def evaluate_enso(
     box = _box(ctx)
     sums = {m: IndexSums(n_leads) for m in METHODS}
     derived = {k: IndexSums(1) for k in ("sst_head", "observed_field")}
+    # the phase head's probabilities, created at the first batch with ``phase_logits``
+    prob_sums: PhaseProbabilitySums | None = None
+    reference, reference_label = _phase_reference(ctx)
     clim_index = torch.as_tensor(ctx.clim_index)
     clim_phase = torch.as_tensor(ctx.clim_phase)
     box_clim = torch.as_tensor(ctx.box_clim)
@@ -184,6 +200,10 @@ def evaluate_enso(
         obs, true_phase = batch["index_c"], batch["phase"]
         persist = batch["last_c"][:, None].expand(-1, n_leads)
         sums["model"].update(p_index, obs, p_phase, true_phase)
+        if "phase_logits" in pred:
+            if prob_sums is None:
+                prob_sums = PhaseProbabilitySums(n_leads, reference, reference_label)
+            prob_sums.update(torch.softmax(pred["phase_logits"].double(), -1), true_phase)
         sums["persistence"].update(persist, obs, threshold_phase(persist), true_phase)
         sums["climatology"].update(
             clim_index[batch["month"]], obs, clim_phase[batch["month"]], true_phase
@@ -201,11 +221,16 @@ def evaluate_enso(
         per_window["first"].append(batch["first"])
         per_window["model"].append(p_index)
         per_window["persistence"].append(persist)
-    from geostl.engine.distributed import all_reduce_sum
-
     field = all_reduce_sum(field)
     for s in (*sums.values(), *derived.values()):
         s.all_reduce()
+    has_probs = prob_sums is not None
+    if dist_info().distributed:  # a rank with an empty shard has seen no batch
+        has_probs = bool(all_reduce_sum(torch.tensor([float(has_probs)])).item() > 0)
+        if has_probs and prob_sums is None:
+            prob_sums = PhaseProbabilitySums(n_leads, reference, reference_label)
+    if prob_sums is not None:
+        prob_sums.all_reduce()
     results: dict[str, Any] = {
         "task": "enso",
         "checkpoint": label,
@@ -227,6 +252,16 @@ def evaluate_enso(
             "processes; SST field RMSE cos(latitude)-weighted over ocean cells"
         ),
     }
+    if prob_sums is not None:
+        results["methods"]["model"]["phase_probability"] = prob_sums.scores()
+        results["notes"] += (
+            "; phase probabilities (model only) = softmax of the phase head's logits: Brier = "
+            "sum over the 3 phases of (p - o)^2 (0..2), RPS = sum of the 2 squared differences "
+            "of cumulative probabilities over La Nina < neutral < El Nino (0..2, not divided "
+            f"by K-1), RPSS = 1 - RPS/RPS_ref with the reference {reference_label}, log score "
+            f"= mean -ln max(p_true, {LOG_FLOOR:g}) (nats); reliability: 10 equal bins of the "
+            "forecast probability of each phase, pooled over leads"
+        )
     if dist_info().is_main:
         _atomic_write(out / "metrics.json", json.dumps(results, indent=2) + "\n")
         md = markdown(results, n_leads)
@@ -235,6 +270,18 @@ def evaluate_enso(
         if cfg["eval"]["figures"] and not dist_info().distributed:
             _figures(out, ctx, per_window, results, n_leads)
     return results
+
+
+def _phase_reference(ctx) -> tuple[np.ndarray | None, str]:
+    """The RPSS reference: the phase frequencies of the train split's months (the context's
+    ``phase`` codes where ``train_months``), else the uniform 1/3 forecast."""
+    phase = getattr(ctx, "phase", None)
+    months = getattr(ctx, "train_months", None)
+    if phase is not None and months is not None and np.asarray(months).any():
+        freq = phase_frequencies(np.asarray(phase)[np.asarray(months, dtype=bool)])
+        text = ", ".join(f"{name} {f:.3f}" for name, f in zip(PHASES, freq, strict=True))
+        return freq, f"train-split climatology (phase frequencies of the train months: {text})"
+    return None, "uniform (1/3 each; the train split's phases are not at hand)"
 
 
 def _rmse_corr(s: IndexSums) -> dict[str, float]:
@@ -263,11 +310,15 @@ def _figures(out: Path, ctx, per_window, results, n_leads: int) -> None:
         out / "confusion.png",
         {name: np.array(s["confusion"]) for name, s in results["methods"].items()},
     )
+    probs = results["methods"]["model"].get("phase_probability")
+    if probs is not None:
+        plot_reliability(out / "phase_reliability.png", probs["reliability"])
 
 
 def markdown(results: Mapping[str, Any], n_leads: int) -> str:
     """The ``metrics.md`` tables: per-lead RMSE, correlation and phase accuracy per method,
-    then the summary skills and the SST head's derived index."""
+    then the summary skills, the phase head's probabilistic scores (a model with the phase
+    head) and the SST head's derived index."""
     lines = [
         f"Test windows: {results['n_test']} (train {results['n_train']}, val "
         f"{results['n_val']}); index in degC; phase classes E/L/N from the ONI.",
@@ -291,6 +342,9 @@ def markdown(results: Mapping[str, Any], n_leads: int) -> str:
         )
     d, o = results["sst_head_nino34_lead1"], results["observed_field_nino34_lead1"]
     f = results["sst_field_rmse_lead1_degC"]
+    probs = results["methods"].get("model", {}).get("phase_probability")
+    if probs is not None:
+        lines += ["", *_probability_markdown(probs, n_leads)]
     lines += [
         "",
         f"Lead-1 Nino 3.4 from the SST head's field (box mean minus the train months' box-mean "
@@ -300,6 +354,53 @@ def markdown(results: Mapping[str, Any], n_leads: int) -> str:
         f"{f['persistence']:.3f} degC.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _probability_markdown(probs: Mapping[str, Any], n_leads: int) -> list[str]:
+    """The phase head's probabilistic scores: a table per lead (and all leads pooled), then the
+    reliability table per phase pooled over leads."""
+    lines = [
+        f"Phase probabilities of the model (softmax of the phase head). Brier and RPS range "
+        f"0..2 (RPS over La Nina < neutral < El Nino); RPSS against the {probs['reference']}; "
+        f"log score = mean -ln max(p_true, {probs['log_score_floor']:g}), nats.",
+        "",
+        "| metric | " + " | ".join(f"lead {k}" for k in range(1, n_leads + 1)) + " | all leads |",
+        "|---|" + "---|" * (n_leads + 1),
+    ]
+    for key, label in (
+        ("brier", "Brier"),
+        ("rps", "RPS"),
+        ("rps_reference", "RPS reference"),
+        ("rpss", "RPSS"),
+        ("log_score", "log score"),
+        ("p_true", "mean p(true phase)"),
+    ):
+        row = [*probs[f"{key}_per_lead"], probs[key]]
+        lines.append(f"| {label} | " + " | ".join(_fmt(v) for v in row) + " |")
+    rel = probs["reliability"]
+    edges, phases = rel["bin_edges"], rel["phases"]
+    lines += [
+        "",
+        "Reliability (all leads pooled): per forecast-probability bin the forecasts n, their "
+        "mean probability and the observed frequency of the phase.",
+        "",
+        "| bin | " + " | ".join(f"{name} n | mean p | obs. freq." for name in phases) + " |",
+        "|---|" + "---|---|---|" * len(phases),
+    ]
+    for b in range(len(edges) - 1):
+        cells = []
+        for table in phases.values():
+            cells += [
+                str(table["n"][b]),
+                _fmt(table["mean_probability"][b]),
+                _fmt(table["observed_frequency"][b]),
+            ]
+        lines.append(f"| {edges[b]:.1f}-{edges[b + 1]:.1f} | " + " | ".join(cells) + " |")
+    return lines
 
 
 TASKS.register(
