@@ -219,3 +219,46 @@ def test_the_sun_fixed_persistence_ensemble_turns_the_lagged_maps_with_the_sun()
     for metric in ("spread", "crps"):
         a, b = (t.value(metric, "tec", "all", "lat") for t in (turned, plain))
         assert a < 0.8 * b, (metric, a, b)
+
+
+def test_a_gaussian_model_is_scored_in_closed_form_in_physical_units() -> None:
+    from engine_toy import meta_of
+    from geostl.engine.evaluate import GAUSSIAN_LABEL
+    from geostl.metrics.crps import crps_gaussian
+    from geostl.models import build_forecaster
+    from geostl.outputs.probabilistic import window_spread
+
+    ds, _, _ = tec_datasets(t_out=2)
+    test = ds["test"]
+    cfg = {"backbone": {"name": "convlstm", "num_hidden": [4], "filter_size": 3, "patch_size": 1},
+           "residual": "last", "output": "gaussian"}  # fmt: skip
+    torch.manual_seed(0)
+    model = build_forecaster(cfg, meta_of(ds["train"])).eval()
+    with torch.no_grad():  # a spread that varies over the grid, not the head's constant start
+        model.spread_head.readout.weight.normal_(0.0, 0.5)
+    table = evaluate_sums(model, test, {"baselines": []}).probabilistic_tables()[GAUSSIAN_LABEL]
+    # independent: every window through the model, std x 200 TECU (the TEC / 200 scaling)
+    num = torch.zeros(2, dtype=torch.float64)
+    den = torch.zeros(2, dtype=torch.float64)
+    lat_w = torch.cos(torch.deg2rad(torch.as_tensor(np.asarray(test.lat))))[:, None]
+    lon_w = torch.ones(len(test.lon), dtype=torch.float64)
+    lon_w[-1] = 0.0
+    with torch.no_grad():
+        for i in range(len(test)):
+            b = {k: v[None] for k, v in test[i].items()}
+            out = model(b)
+            mu = (out["pred"].double() * 200.0).clamp_min(0.0)[0, :, 0]
+            sd = out["pred_std"].double()[0, :, 0] * 200.0
+            ok = (b["target_mask"] & b["input_mask"][:, -1:]).all(dim=0)[:, 0]
+            y = torch.where(ok, b["targets"].double()[0, :, 0] * 200.0, 0.0)
+            w = ok * lat_w * lon_w
+            num += (w * crps_gaussian(mu, sd, y)).sum(dim=(1, 2))
+            den += w.sum(dim=(1, 2))
+    for k, lead in enumerate(("+15 min", "+30 min")):
+        assert table.value("crps", "tec", lead, "lat") == pytest.approx(float(num[k] / den[k]),
+                                                                       rel=1e-4)  # fmt: skip
+    spread = window_spread(model, test, EvalConfig(), -1)
+    assert spread is not None and spread["label"] == GAUSSIAN_LABEL
+    with torch.no_grad():
+        last = model({k: v[None] for k, v in test[len(test) - 1].items()})["pred_std"][0, :, 0]
+    torch.testing.assert_close(spread["spread"], last.double() * 200.0, rtol=1e-6, atol=1e-9)

@@ -406,7 +406,12 @@ def predict_to_netcdf(
     :class:`geostl.engine.ensemble.EnsembleMembers`). A model with ``output: gaussian`` also
     writes ``<name>_std``, the standard deviation of its forecast distribution."""
     from geostl.engine.ensemble import EnsembleMembers
-    from geostl.engine.evaluate import _forward_pred, apply_bounds, physical_bounds
+    from geostl.engine.evaluate import (
+        _forward_pred,
+        apply_bounds,
+        physical_bounds,
+        physical_std,
+    )
     from geostl.forecast.inputs import with_data
 
     ckpt = load_checkpoint(ckpt_path)
@@ -451,12 +456,7 @@ def predict_to_netcdf(
                 preds.append(pred[None])  # float64, physical: the file's values are the scored
             std = model(on_device).get("pred_std")
             if std is not None:
-                std = std.to("cpu", torch.float64)
-                zero = torch.zeros_like(std)
-                stds.append(
-                    torch.as_tensor(dataset.normaliser.inverse(std, names, axis=2))
-                    - torch.as_tensor(dataset.normaliser.inverse(zero, names, axis=2))
-                )
+                stds.append(physical_std(dataset, std))
     times = dataset.window_times(0)
     leads = times[dataset.t_in :] - times[dataset.t_in - 1]
     init_times = torch.cat(inits).numpy()

@@ -584,11 +584,7 @@ def evaluate_sums(
                     )
                     ens_valid = ens_valid & turned_ok
                 if std is not None:
-                    std = std.to("cpu", torch.float64)
-                    zero = torch.zeros_like(std)
-                    std = dataset.normaliser.inverse(std, names, axis=2) - (
-                        dataset.normaliser.inverse(zero, names, axis=2)
-                    )
+                    std = physical_std(dataset, std)
                     scores(GAUSSIAN_LABEL).update_gaussian(pred, std, y, ens_valid)
                 if members is not None:
                     ens = members(on_device, _forward_pred).to("cpu", torch.float64)
@@ -609,6 +605,19 @@ def evaluate_sums(
     summary = usage.all_reduce().summary() if record and usage else None
     per_channel = {n: int(clipped[c]) for c, n in enumerate(names) if bounds[c] is not None}
     return EvaluationSums(metrics, summary, per_channel, probabilistic)
+
+
+def physical_std(dataset, std: torch.Tensor) -> torch.Tensor:
+    """A forecast's standard deviation (B, T, C, H, W) in normalised units -> float64 on the
+    CPU in the target channels' physical units (the normaliser's scale: y = x s + o, so a
+    spread scales by s alone)."""
+    std = std.to("cpu", torch.float64)
+    names = dataset.target_names
+    zero = torch.zeros_like(std)
+    inverse = dataset.normaliser.inverse
+    return torch.as_tensor(inverse(std, names, axis=2)) - torch.as_tensor(
+        inverse(zero, names, axis=2)
+    )
 
 
 def _forward_pred(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -300,6 +300,7 @@ def window_spread(model: Any, dataset: Any, eval_cfg: Any, index: int) -> dict[s
         _forward_pred,
         apply_bounds,
         physical_bounds,
+        physical_std,
     )
 
     index = int(index) % len(dataset)
@@ -327,11 +328,7 @@ def window_spread(model: Any, dataset: Any, eval_cfg: Any, index: int) -> dict[s
                     return None
                 mean = dataset.normaliser.inverse(out["pred"].cpu().double(), names, axis=2)
                 mean = apply_bounds(torch.as_tensor(mean), physical_bounds(dataset))[0][0]
-                std = out["pred_std"].cpu().double()[0]
-                zero = torch.zeros_like(std)
-                spread = dataset.normaliser.inverse(std, names, axis=1) - (
-                    dataset.normaliser.inverse(zero, names, axis=1)
-                )
+                spread = physical_std(dataset, out["pred_std"])[0]
                 label = GAUSSIAN_LABEL
     finally:
         model.train(was)
