@@ -141,6 +141,22 @@ class GriddedSums:
             out["lat"] = (xh * self.lat.to(xh.device)).sum(dim=-1)
         return out
 
+    def _check_mergeable(self, other: GriddedSums) -> None:
+        """``other`` is of this class and has the same channels (before a merge)."""
+        if not isinstance(other, type(self)):
+            raise TypeError(
+                f"merge: expected another {type(self).__name__}, got {type(other).__name__}"
+            )
+        if other.channel_names != self.channel_names:
+            raise ValueError(
+                f"merge: channel_names differ: {self.channel_names} vs {other.channel_names}"
+            )
+
+    def all_reduce(self, group=None):
+        """Sum the accumulators across processes (no-op when not distributed); returns self."""
+        self.sums.all_reduce(group)
+        return self
+
     def _add(self, key: str, x: torch.Tensor) -> None:
         for g, s in self._reduce(x).items():
             self.sums.add(f"{g}/{key}", s)

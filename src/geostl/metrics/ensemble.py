@@ -266,21 +266,11 @@ class EnsembleMetrics(GriddedSums):
     # ------------------------------------------------------------------------------------------
     def merge(self, other: EnsembleMetrics) -> EnsembleMetrics:
         """Add the sums of another EnsembleMetrics of the same configuration (in place)."""
-        if not isinstance(other, EnsembleMetrics):
-            raise TypeError(f"merge: expected an EnsembleMetrics, got {type(other).__name__}")
-        if other.channel_names != self.channel_names:
-            raise ValueError(
-                f"merge: channel_names differ: {self.channel_names} vs {other.channel_names}"
-            )
+        self._check_mergeable(other)
         if other.kind is not None:
             self._start(other.kind, other.members)
             self.kind, self.members = other.kind, other.members
         self.sums.merge(other.sums)
-        return self
-
-    def all_reduce(self, group: Any = None) -> EnsembleMetrics:
-        """Sum the accumulators across processes (no-op when not distributed)."""
-        self.sums.all_reduce(group)
         return self
 
     def state_dict(self) -> dict[str, Any]:

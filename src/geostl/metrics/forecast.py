@@ -226,22 +226,12 @@ class ForecastMetrics(GriddedSums):
     # ------------------------------------------------------------------------------------------
     def merge(self, other: ForecastMetrics) -> ForecastMetrics:
         """Add the sums of another ForecastMetrics with the same configuration (in place)."""
-        if not isinstance(other, ForecastMetrics):
-            raise TypeError(f"merge: expected a ForecastMetrics, got {type(other).__name__}")
-        if other.channel_names != self.channel_names:
-            raise ValueError(
-                f"merge: channel_names differ: {self.channel_names} vs {other.channel_names}"
-            )
+        self._check_mergeable(other)
         if other._has_acc is not None:
             self._check_consistency(other._has_acc, other._references or ())
         self.sums.merge(other.sums)
         if other._has_acc is not None:
             self._has_acc, self._references = other._has_acc, other._references
-        return self
-
-    def all_reduce(self, group: Any = None) -> ForecastMetrics:
-        """Sum the accumulators across processes (no-op when not distributed)."""
-        self.sums.all_reduce(group)
         return self
 
     def state_dict(self) -> dict[str, Any]:
