@@ -406,12 +406,7 @@ def predict_to_netcdf(
     :class:`geostl.engine.ensemble.EnsembleMembers`). A model with ``output: gaussian`` also
     writes ``<name>_std``, the standard deviation of its forecast distribution."""
     from geostl.engine.ensemble import EnsembleMembers
-    from geostl.engine.evaluate import (
-        _forward_pred,
-        apply_bounds,
-        physical_bounds,
-        physical_std,
-    )
+    from geostl.engine.evaluate import _forward_pred, apply_bounds, physical_bounds
     from geostl.forecast.inputs import with_data
 
     ckpt = load_checkpoint(ckpt_path)
@@ -443,20 +438,21 @@ def predict_to_netcdf(
     preds, stds, inits = [], [], []
     model.eval()
     with torch.no_grad():
-        for batch, pred in predict_windows(model, dataset, batch_size):
+        # one forward pass per batch for the forecast and its Gaussian std; an ensemble's
+        # members are M more (the std of a Gaussian model then still comes from the first)
+        for batch, pred, std in predict_windows(model, dataset, batch_size, with_std=True):
             inits.append(batch["times_in"][:, -1])
+            if std is not None:
+                stds.append(std)
+            if members is None:
+                preds.append(pred[None])  # float64, physical: the file's values are the scored
+                continue
             device = next(model.parameters()).device
             on_device = {k: v.to(device) for k, v in batch.items()}
-            if members is not None:
-                ens = members(on_device, _forward_pred).to("cpu", torch.float64)
-                ens = dataset.normaliser.inverse(ens.flatten(0, 1), names, axis=2)
-                ens = apply_bounds(torch.as_tensor(ens), physical_bounds(dataset))[0]
-                preds.append(ens.unflatten(0, (members.members, pred.shape[0])))
-            else:
-                preds.append(pred[None])  # float64, physical: the file's values are the scored
-            std = model(on_device).get("pred_std")
-            if std is not None:
-                stds.append(physical_std(dataset, std))
+            ens = members(on_device, _forward_pred).to("cpu", torch.float64)
+            ens = dataset.normaliser.inverse(ens.flatten(0, 1), names, axis=2)
+            ens = apply_bounds(torch.as_tensor(ens), physical_bounds(dataset))[0]
+            preds.append(ens.unflatten(0, (members.members, pred.shape[0])))
     times = dataset.window_times(0)
     leads = times[dataset.t_in :] - times[dataset.t_in - 1]
     init_times = torch.cat(inits).numpy()

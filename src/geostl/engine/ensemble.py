@@ -134,10 +134,15 @@ class EnsembleMembers:
         return other.to(device).eval()
 
     def __call__(
-        self, batch: Mapping[str, torch.Tensor], forward: Callable[[nn.Module, dict], torch.Tensor]
+        self,
+        batch: Mapping[str, torch.Tensor],
+        forward: Callable[[nn.Module, dict], torch.Tensor],
+        model_pred: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(M, B, T_out, C, H, W) normalised member forecasts of ``batch`` (on the model's
-        device); ``forward(model, batch) -> pred`` runs one model on one batch."""
+        device); ``forward(model, batch) -> pred`` runs one model on one batch.
+        ``model_pred``: the model's own forecast of ``batch`` when the caller has it already;
+        member 0 of ``checkpoints`` is then that forecast, not a second pass."""
         out = []
         for k in range(self.members):
             if self.method == "perturb":
@@ -148,6 +153,9 @@ class EnsembleMembers:
                     torch.manual_seed(_seed(self.seed, first, k))
                     out.append(forward(self.model, dict(batch)))
             else:
+                if k == 0 and model_pred is not None:
+                    out.append(model_pred)
+                    continue
                 model = self.model if k == 0 else self.others[k - 1]
                 out.append(forward(model, dict(batch)))
         return torch.stack(out)

@@ -135,8 +135,12 @@ def predict_windows(
     batch_size: int = 8,
     device: torch.device | str | None = None,
     shard: bool = False,
-) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-    """Yield ``(batch, pred_physical)`` for every window of ``dataset`` in order.
+    with_std: bool = False,
+) -> Iterator[Any]:
+    """Yield ``(batch, pred_physical)`` for every window of ``dataset`` in order
+    (``with_std``: ``(batch, pred_physical, std_physical)``, the last the forecast's standard
+    deviation in physical units from the same forward pass for a ``model.output: gaussian``
+    model, else None).
 
     ``batch`` is the CPU batch dict of the dataset (normalised, see geostl.data.windows);
     ``pred_physical`` is the forecast (B, T_out, C, H, W) float64 on the CPU in the target
@@ -163,7 +167,12 @@ def predict_windows(
             out = model(_to_device(batch, device))
             pred = out["pred"].detach().to("cpu", torch.float64)
             pred = dataset.normaliser.inverse(pred, dataset.target_names, axis=2)
-            yield batch, apply_bounds(torch.as_tensor(pred), bounds)[0]
+            pred = apply_bounds(torch.as_tensor(pred), bounds)[0]
+            if with_std:
+                std = out.get("pred_std")
+                yield batch, pred, None if std is None else physical_std(dataset, std)
+            else:
+                yield batch, pred
     finally:
         model.train(was_training)
 
@@ -587,7 +596,8 @@ def evaluate_sums(
                     std = physical_std(dataset, std)
                     scores(GAUSSIAN_LABEL).update_gaussian(pred, std, y, ens_valid)
                 if members is not None:
-                    ens = members(on_device, _forward_pred).to("cpu", torch.float64)
+                    ens = members(on_device, _forward_pred, out["pred"])
+                    ens = ens.to("cpu", torch.float64)
                     size = ens.shape[:2]
                     ens = dataset.normaliser.inverse(ens.flatten(0, 1), names, axis=2)
                     ens = apply_bounds(torch.as_tensor(ens), bounds)[0]
